@@ -1,0 +1,5 @@
+import sys
+
+from rlab_core.cli import main
+
+sys.exit(main())

@@ -1,0 +1,123 @@
+"""``python -m rlab_core``: the command line. Bad input exits with code 2 and one line on stderr."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rlab_core.io import MAX_BYTES, InputError, LoadedInput, load_input
+from rlab_core.run_record import run_record
+from rlab_core.victims import DEFAULT_VICTIM, MODALITIES, VICTIMS, VictimError, get_spec, predict_proba
+
+TOP_K = 5
+
+
+class UsageError(Exception):
+    """A bad command line: reported like a bad input."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse prints usage and exits; we want one line and code 2
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="rlab_core", description="Probe black-box classifiers of ECG, images and video.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    predict = commands.add_parser("predict", help="classify one input with a victim")
+    predict.add_argument("--modality", required=True, choices=MODALITIES)
+    source = predict.add_mutually_exclusive_group(required=True)
+    source.add_argument("--input", type=Path, help="an ECG (.csv/.npy), image or video file")
+    source.add_argument("--sample", type=int, help="item N of the victim's test split")
+    predict.add_argument("--victim", help="default: the modality's default victim")
+    predict.add_argument("--fs", type=float, help="ECG sampling rate in Hz, when the file has no time column")
+    predict.add_argument("--beat", type=int, default=0, help="which heartbeat of a longer ECG recording (from 0)")
+    predict.add_argument("--json", action="store_true", help="print one JSON object")
+
+    train = commands.add_parser("train-victim", help="train a built-in victim and save its weights in assets/")
+    train.add_argument("--victim", required=True)
+    train.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def resolve_victim(modality: str, name: str | None) -> str:
+    name = name or DEFAULT_VICTIM[modality]
+    spec = get_spec(name)
+    if spec.modality != modality:
+        raise UsageError(f"victim {name} is for {spec.modality}, not {modality}")
+    return name
+
+
+def read_input(path: Path, modality: str) -> bytes:
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    if path.stat().st_size > MAX_BYTES[modality]:
+        raise InputError(f"{path}: the file is {path.stat().st_size / 2**20:.0f} MB; the limit for {modality} is "
+                         f"{MAX_BYTES[modality] // 2**20} MB")
+    return path.read_bytes()
+
+
+def test_sample(victim: str, index: int):
+    dataset = get_spec(victim).dataset("test")
+    if not 0 <= index < len(dataset):
+        raise UsageError(f"--sample {index} is out of range: {victim}'s test split has {len(dataset)} items (0-{len(dataset) - 1})")
+    return dataset[index]
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    victim = resolve_victim(args.modality, args.victim)
+    spec = get_spec(victim)
+    if args.sample is not None:
+        sample = test_sample(victim, args.sample)
+    else:
+        loaded: LoadedInput = load_input(read_input(args.input, args.modality), args.input.name, spec, fs=args.fs, beat=args.beat)
+        sample = loaded.sample
+    probs = predict_proba(victim, sample.x)
+    top = probs.topk(min(TOP_K, len(probs)))
+    label = int(top.indices[0])
+    result = {
+        "run": run_record(victim=victim),
+        "modality": args.modality,
+        "victim": victim,
+        "input": sample.name,
+        "true_label": sample.y,
+        "label": label,
+        "label_name": spec.class_names[label],
+        "top": [[spec.class_names[int(i)], round(float(p), 6)] for p, i in zip(top.values, top.indices)],
+        "notices": list(sample.notices),
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{sample.name}: {result['label_name']} ({float(top.values[0]):.1%}) by {victim}")
+        for name, p in result["top"][1:]:
+            print(f"  {name}: {p:.1%}")
+        for notice in sample.notices:
+            print(f"  note: {notice}")
+    return 0
+
+
+def cmd_train_victim(args: argparse.Namespace) -> int:
+    from rlab_core.victims.train import config_for, train_victim
+
+    get_spec(args.victim)
+    try:
+        config = config_for(args.victim, args.seed)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    print(json.dumps(train_victim(config, log=lambda line: print(line, file=sys.stderr))))
+    return 0
+
+
+COMMANDS = {"predict": cmd_predict, "train-victim": cmd_train_victim}
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except (UsageError, InputError, VictimError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2

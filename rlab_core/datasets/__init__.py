@@ -1,0 +1,13 @@
+"""Real data, one loader per set, each with a fixed seeded train/val/test split.
+
+Every loader is indexable and returns :class:`Sample` items whose ``x`` is channels first in
+``[0, 1]``. Labelled sets also offer ``arrays()`` (the whole split as tensors) and ``labels``.
+"""
+from rlab_core.datasets.base import SPLITS, stratified_split
+from rlab_core.sample import Sample
+from rlab_core.datasets.ecg5000 import ECG5000
+from rlab_core.datasets.fashion_mnist import FashionMNIST
+from rlab_core.datasets.moving_digits import MovingDigits
+from rlab_core.datasets.natural import NaturalClips, NaturalImages
+
+__all__ = ["SPLITS", "Sample", "stratified_split", "ECG5000", "FashionMNIST", "MovingDigits", "NaturalClips", "NaturalImages"]

@@ -1,0 +1,325 @@
+"""Reading uploads into victim inputs, where every bad file becomes one clear :class:`InputError`.
+
+Used by the CLI and the app alike. Nothing here unpickles: ``.npy`` files are read with
+``allow_pickle=False``, images through Pillow, video through PyAV, CSV as text.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import av
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+import torch
+
+from rlab_core.convert import fit_frames, fit_image, resample_signal, sample_frame_indices, scale_to_unit
+from rlab_core.sample import Sample
+
+if TYPE_CHECKING:
+    from rlab_core.victims.registry import VictimSpec
+
+ECG_SUFFIXES = (".csv", ".txt", ".npy")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp")
+VIDEO_SUFFIXES = (".mp4", ".avi", ".webm", ".mov", ".mkv")
+SUFFIXES = {"ecg": ECG_SUFFIXES, "image": IMAGE_SUFFIXES, "video": VIDEO_SUFFIXES}
+MAX_BYTES = {"ecg": 20 * 2**20, "image": 30 * 2**20, "video": 200 * 2**20}
+MAX_ECG_SAMPLES = 2_000_000
+MAX_ECG_LEADS = 16
+MAX_IMAGE_PIXELS = 50_000_000  # refuse above this before decoding anything: no decompression bombs
+WORKING_IMAGE_SIDE = 2048  # larger images are downscaled to this on decoding
+MAX_VIDEO_SIDE = 4096
+MAX_VIDEO_FRAMES = 3000
+WORKING_VIDEO_SIDE = 256  # frames are decoded straight to this shorter side
+ECG_FS_RANGE = (20.0, 20_000.0)  # plausible ECG sampling rates, Hz
+
+
+class InputError(ValueError):
+    """An input that cannot be used, with a message meant for the person who gave it."""
+
+
+@dataclass(frozen=True)
+class LoadedInput:
+    """An upload converted for one victim. ECG uploads also keep the whole recording and its beats."""
+
+    sample: Sample
+    recording: np.ndarray | None = None  # ECG: (leads, time) in the file's units
+    fs: float | None = None
+    beats: list[tuple[int, int]] = field(default_factory=list)  # ECG: (start, stop) of every beat found
+
+
+def check_file(data: bytes, filename: str, modality: str) -> str:
+    """Refuse empty, oversized or wrongly named files early; return the lower-case suffix."""
+    suffix = Path(filename).suffix.lower()
+    if suffix not in SUFFIXES[modality]:
+        allowed = ", ".join(SUFFIXES[modality])
+        raise InputError(f"{filename}: '{suffix or 'no extension'}' is not an accepted {modality} file type; use {allowed}")
+    if len(data) == 0:
+        raise InputError(f"{filename}: the file is empty")
+    if len(data) > MAX_BYTES[modality]:
+        raise InputError(f"{filename}: the file is {len(data) / 2**20:.0f} MB; the limit for {modality} is "
+                         f"{MAX_BYTES[modality] // 2**20} MB")
+    return suffix
+
+
+def load_input(data: bytes, filename: str, spec: VictimSpec, *, fs: float | None = None, beat: int = 0) -> LoadedInput:
+    """Turn the bytes of an uploaded file into an input for ``spec``'s victim."""
+    suffix = check_file(data, filename, spec.modality)
+    if spec.modality == "ecg":
+        return _load_ecg(data, filename, suffix, spec, fs, beat)
+    if spec.modality == "image":
+        pixels, notices = read_image(data, filename)
+        x = fit_image(pixels, spec.input_shape)
+        if min(pixels.shape[:2]) < min(spec.input_shape[1:]):
+            notices.append(f"small image ({pixels.shape[1]}x{pixels.shape[0]}): upscaled to "
+                           f"{spec.input_shape[2]}x{spec.input_shape[1]}")
+        return LoadedInput(Sample(x, None, filename, notices=tuple(notices)))
+    frames, notices = read_video(data, filename)
+    channels, length, height, width = spec.input_shape
+    x = fit_frames(frames[sample_frame_indices(len(frames), length)], channels, height, width)
+    if len(frames) < length:
+        notices.append(f"short clip ({len(frames)} frames): frames repeated to make {length}")
+    return LoadedInput(Sample(x, None, filename, notices=tuple(notices)))
+
+
+# ----------------------------------------------------------------------------------------- ECG
+
+def read_ecg_table(data: bytes, filename: str, suffix: str) -> tuple[np.ndarray, float | None]:
+    """``(leads, time)`` signal from a CSV or ``.npy``, and the sampling rate if a time column gives it."""
+    if suffix == ".npy":
+        return _read_npy(data, filename), None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(f"{filename}: not a text CSV file (it holds binary data)") from None
+    rows = [row for row in csv.reader(io.StringIO(text), dialect=_sniff_dialect(text)) if any(c.strip() for c in row)]
+    if not rows:
+        raise InputError(f"{filename}: the file holds no rows")
+    header = rows[0] if any(not _is_number(cell) for cell in rows[0]) else None
+    body = rows[1:] if header else rows
+    if not body:
+        raise InputError(f"{filename}: the file has a header but no numbers under it")
+    table = _numeric_table(body, filename, first_row=2 if header else 1)
+    time_column = _time_column_rate(table, header)
+    if time_column is not None:
+        return table[:, 1:].T.copy(), time_column
+    return table.T.copy(), None
+
+
+def _read_npy(data: bytes, filename: str) -> np.ndarray:
+    try:
+        array = np.load(io.BytesIO(data), allow_pickle=False)
+    except ValueError as err:
+        reason = "it holds Python objects, which are never unpickled" if "pickle" in str(err) else str(err)
+        raise InputError(f"{filename}: cannot read this .npy file: {reason}") from None
+    except (OSError, EOFError):
+        raise InputError(f"{filename}: not a valid .npy file (truncated or corrupt)") from None
+    if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
+        raise InputError(f"{filename}: the array holds {array.dtype} values; an ECG needs real numbers")
+    if array.ndim == 1:
+        return array[None, :].astype(np.float64)
+    if array.ndim == 2:
+        # A recording is far longer than it has leads: put the short axis first.
+        return (array if array.shape[0] <= array.shape[1] else array.T).astype(np.float64)
+    raise InputError(f"{filename}: an ECG array must be 1D (time) or 2D (leads x time), got shape {array.shape}")
+
+
+def _sniff_dialect(text: str) -> type[csv.Dialect]:
+    try:
+        return csv.Sniffer().sniff(text[:4096], delimiters=",;\t ")
+    except csv.Error:
+        return csv.excel
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _numeric_table(rows: list[list[str]], filename: str, first_row: int) -> np.ndarray:
+    width = len(rows[0])
+    values = np.empty((len(rows), width), dtype=np.float64)
+    for r, row in enumerate(rows):
+        cells = [cell.strip() for cell in row if cell.strip() != ""] if len(row) != width else row
+        if len(cells) != width:
+            raise InputError(f"{filename}: row {first_row + r} has {len(cells)} values, the first row has {width}")
+        for c, cell in enumerate(cells):
+            try:
+                values[r, c] = float(cell)
+            except ValueError:
+                raise InputError(f"{filename}: row {first_row + r}, column {c + 1}: {cell.strip()!r} is not a number") from None
+    return values
+
+
+def _time_column_rate(table: np.ndarray, header: list[str] | None) -> float | None:
+    """The sampling rate if the first of several columns is a time axis, else ``None``."""
+    if table.shape[1] < 2 or len(table) < 3:
+        return None
+    steps = np.diff(table[:, 0])
+    if not np.all(np.isfinite(steps)) or steps.min() <= 0 or steps.std() > 0.01 * steps.mean():
+        return None
+    name = header[0].strip().lower() if header else ""
+    if name in ("sample", "samples", "index", "n", "i"):
+        return None
+    candidates = [1000.0 / steps.mean()] if "ms" in name else [1.0 / steps.mean(), 1000.0 / steps.mean()]
+    for rate in candidates:
+        if ECG_FS_RANGE[0] <= rate <= ECG_FS_RANGE[1]:
+            return float(rate)
+    return None
+
+
+def find_beats(lead: np.ndarray, fs: float) -> list[tuple[int, int]]:
+    """One window per heartbeat: from halfway to the previous R peak to halfway to the next."""
+    import neurokit2 as nk
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cleaned = nk.ecg_clean(lead, sampling_rate=fs)
+            _, info = nk.ecg_peaks(cleaned, sampling_rate=fs)
+    except Exception:  # neurokit2 raises assorted errors on signals it cannot read
+        return []
+    peaks = np.asarray(info["ECG_R_Peaks"], dtype=int)
+    if len(peaks) < 2:
+        return []
+    intervals = np.diff(peaks)
+    before = np.concatenate([intervals[:1], intervals]) // 2
+    after = np.concatenate([intervals, intervals[-1:]]) // 2
+    return [(int(p - b), int(p + a)) for p, b, a in zip(peaks, before, after) if p - b >= 0 and p + a <= len(lead)]
+
+
+def _load_ecg(data: bytes, filename: str, suffix: str, spec: VictimSpec, fs: float | None, beat: int) -> LoadedInput:
+    signal, fs_from_file = read_ecg_table(data, filename, suffix)
+    leads, length = signal.shape
+    if not np.all(np.isfinite(signal)):
+        bad = np.argwhere(~np.isfinite(signal))[0]
+        raise InputError(f"{filename}: the recording holds NaN or infinite values (first at lead {bad[0] + 1}, sample {bad[1]})")
+    if leads > MAX_ECG_LEADS or length > MAX_ECG_SAMPLES:
+        raise InputError(f"{filename}: {leads} leads x {length} samples is too large (limits: {MAX_ECG_LEADS} leads, "
+                         f"{MAX_ECG_SAMPLES:,} samples)")
+    if fs is not None and not ECG_FS_RANGE[0] <= fs <= ECG_FS_RANGE[1]:
+        raise InputError(f"sampling rate {fs:g} Hz is implausible for an ECG; expected {ECG_FS_RANGE[0]:g}-{ECG_FS_RANGE[1]:g} Hz")
+    fs = fs or fs_from_file
+    notices = [f"{leads} leads: the victim reads one, so lead 1 is used"] if leads > 1 else []
+    beat_length = spec.input_shape[-1]
+    if length == beat_length:  # already one beat at the victim's length, like ECG5000's own
+        beats = [(0, length)]
+    elif fs is None:
+        raise InputError(f"{filename}: {length} samples is not a single {beat_length}-sample beat, and the file has no "
+                         f"time column: give the sampling rate (--fs HZ, or the field in the app)")
+    else:
+        beats = find_beats(signal[0], fs)
+        if not beats:
+            raise InputError(f"{filename}: no complete heartbeat found in {length / fs:.1f} s at {fs:g} Hz; the "
+                             f"recording is too short, too noisy, or the sampling rate is wrong")
+    if not 0 <= beat < len(beats):
+        raise InputError(f"beat {beat} does not exist: the recording has {len(beats)} beat(s), numbered 0-{len(beats) - 1}")
+    start, stop = beats[beat]
+    window = signal[:1, start:stop]
+    std = window.std()
+    if std == 0:
+        raise InputError(f"{filename}: beat {beat} is a flat line; there is no heartbeat to classify")
+    # ECG5000 beats are z-normalised and resampled to 140 samples: do the same, then scale to [0, 1].
+    x, scale = scale_to_unit(resample_signal((window - window.mean()) / std, beat_length))
+    sample = Sample(torch.from_numpy(x), None, f"{filename} beat {beat}", scale=scale, notices=tuple(notices))
+    return LoadedInput(sample, recording=signal, fs=fs, beats=beats)
+
+
+# --------------------------------------------------------------------------------------- images
+
+def read_image(data: bytes, filename: str) -> tuple[np.ndarray, list[str]]:
+    """``(H, W, 3)`` floats in ``[0, 1]`` from image bytes, and notices of what was changed."""
+    notices: list[str] = []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise InputError(f"{filename}: {width}x{height} pixels is too large (limit "
+                                 f"{MAX_IMAGE_PIXELS / 1e6:.0f} megapixels)")
+            if getattr(image, "n_frames", 1) > 1:
+                image.seek(0)
+                notices.append("animated image: its first frame is used")
+            if max(width, height) > WORKING_IMAGE_SIDE:
+                image.draft("RGB", (WORKING_IMAGE_SIDE, WORKING_IMAGE_SIDE))  # JPEG decodes straight to a smaller size
+            image.load()
+    except InputError:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InputError(f"{filename}: not a readable image (the content is not PNG, JPEG, GIF, BMP or WebP)") from None
+    except (OSError, SyntaxError, ValueError, EOFError):
+        raise InputError(f"{filename}: the image is truncated or corrupt") from None
+    pixels = _to_rgb(image, notices)
+    if max(pixels.shape[:2]) > WORKING_IMAGE_SIDE:
+        factor = WORKING_IMAGE_SIDE / max(pixels.shape[:2])
+        pixels = fit_image(pixels, (3, round(pixels.shape[0] * factor), round(pixels.shape[1] * factor))).permute(1, 2, 0).numpy()
+        notices.append(f"large image ({width}x{height}): downscaled to {pixels.shape[1]}x{pixels.shape[0]}")
+    return pixels, notices
+
+
+def _to_rgb(image: Image.Image, notices: list[str]) -> np.ndarray:
+    """Any Pillow mode -> ``(H, W, 3)`` floats in ``[0, 1]``; 16-bit keeps its full range."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        values = np.asarray(image, dtype=np.float64)
+        peak = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
+        gray = np.clip(values / peak, 0, 1).astype(np.float32)
+        return np.repeat(gray[..., None], 3, axis=2)
+    if image.mode == "F":
+        values = np.asarray(image, dtype=np.float32)
+        if not np.all(np.isfinite(values)):
+            raise InputError("the image holds NaN or infinite values")
+        span = values.max() - values.min()
+        gray = (values - values.min()) / (span if span > 0 else 1.0)
+        return np.repeat(gray[..., None], 3, axis=2)
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255.0
+        if rgba[..., 3].min() < 1.0:
+            notices.append("transparent pixels are shown on black")
+        return rgba[..., :3] * rgba[..., 3:]
+    return np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+
+
+# ---------------------------------------------------------------------------------------- video
+
+def read_video(data: bytes | Path, filename: str) -> tuple[np.ndarray, list[str]]:
+    """``(T, H, W, 3)`` floats in ``[0, 1]``, frames decoded to a shorter side of at most 256 px."""
+    notices: list[str] = []
+    source = io.BytesIO(data) if isinstance(data, bytes) else str(data)
+    frames: list[np.ndarray] = []
+    try:
+        with av.open(source) as container:
+            if not container.streams.video:
+                raise InputError(f"{filename}: the file holds no video stream")
+            stream = container.streams.video[0]
+            width, height = stream.codec_context.width, stream.codec_context.height
+            if max(width, height) > MAX_VIDEO_SIDE:
+                raise InputError(f"{filename}: {width}x{height} is too large (limit {MAX_VIDEO_SIDE} px a side)")
+            try:
+                for frame in container.decode(stream):
+                    if len(frames) == MAX_VIDEO_FRAMES:
+                        notices.append(f"long clip: only its first {MAX_VIDEO_FRAMES} frames are used")
+                        break
+                    scale = min(1.0, WORKING_VIDEO_SIDE / min(frame.width, frame.height))
+                    small = frame.reformat(width=max(2, round(frame.width * scale)),
+                                           height=max(2, round(frame.height * scale)), format="rgb24")
+                    frames.append(small.to_ndarray())
+            except av.FFmpegError:
+                if not frames:
+                    raise
+                notices.append(f"the clip is damaged after frame {len(frames)}: the frames before it are used")
+    except InputError:
+        raise
+    except (av.FFmpegError, OSError, ValueError, IndexError):
+        raise InputError(f"{filename}: not a readable video (truncated, corrupt or an unknown format)") from None
+    if not frames:
+        raise InputError(f"{filename}: the video holds no frames")
+    return np.stack(frames).astype(np.float32) / 255.0, notices
