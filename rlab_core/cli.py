@@ -8,7 +8,13 @@ from pathlib import Path
 
 from rlab_core.io import MAX_BYTES, InputError, LoadedInput, load_input
 from rlab_core.run_record import run_record
-from rlab_core.victims import DEFAULT_VICTIM, MODALITIES, VICTIMS, VictimError, get_spec, predict_proba
+from rlab_core.victims import (
+    DEFAULT_VICTIM,
+    MODALITIES,
+    VictimError,
+    get_spec,
+    predict_proba,
+)
 
 TOP_K = 5
 

@@ -14,11 +14,16 @@ from typing import TYPE_CHECKING
 
 import av
 import numpy as np
+import torch
 from PIL import Image, UnidentifiedImageError
 
-import torch
-
-from rlab_core.convert import fit_frames, fit_image, resample_signal, sample_frame_indices, scale_to_unit
+from rlab_core.convert import (
+    fit_frames,
+    fit_image,
+    resample_signal,
+    sample_frame_indices,
+    scale_to_unit,
+)
 from rlab_core.sample import Sample
 
 if TYPE_CHECKING:
@@ -299,6 +304,8 @@ def read_video(data: bytes | Path, filename: str) -> tuple[np.ndarray, list[str]
         with av.open(source) as container:
             if not container.streams.video:
                 raise InputError(f"{filename}: the file holds no video stream")
+            if container.format.name == "image2" or container.format.name.endswith("_pipe"):
+                raise InputError(f"{filename}: this is a still image ({container.format.name}), not a video")
             stream = container.streams.video[0]
             width, height = stream.codec_context.width, stream.codec_context.height
             if max(width, height) > MAX_VIDEO_SIDE:

@@ -4,10 +4,10 @@ Every loader is indexable and returns :class:`Sample` items whose ``x`` is chann
 ``[0, 1]``. Labelled sets also offer ``arrays()`` (the whole split as tensors) and ``labels``.
 """
 from rlab_core.datasets.base import SPLITS, stratified_split
-from rlab_core.sample import Sample
 from rlab_core.datasets.ecg5000 import ECG5000
 from rlab_core.datasets.fashion_mnist import FashionMNIST
 from rlab_core.datasets.moving_digits import MovingDigits
 from rlab_core.datasets.natural import NaturalClips, NaturalImages
+from rlab_core.sample import Sample
 
 __all__ = ["SPLITS", "Sample", "stratified_split", "ECG5000", "FashionMNIST", "MovingDigits", "NaturalClips", "NaturalImages"]

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from rlab_core.sample import Sample
-
 SPLITS = ("train", "val", "test")
 
 

@@ -12,7 +12,8 @@ import torch
 
 from rlab_core import ASSETS
 from rlab_core.convert import scale_to_unit
-from rlab_core.datasets.base import Sample, check_split, stratified_split
+from rlab_core.datasets.base import check_split, stratified_split
+from rlab_core.sample import Sample
 
 CLASS_NAMES = ("Normal", "R-on-T PVC", "PVC", "SP or EB", "Unclassified")
 BEAT_LENGTH = 140

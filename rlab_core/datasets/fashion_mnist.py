@@ -12,7 +12,8 @@ import numpy as np
 import torch
 
 from rlab_core import ASSETS
-from rlab_core.datasets.base import Sample, check_split, stratified_split
+from rlab_core.datasets.base import check_split, stratified_split
+from rlab_core.sample import Sample
 
 CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 SPLIT_SEED = 0

@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from rlab_core import ASSETS
-from rlab_core.datasets.base import SPLITS, Sample, check_split, stratified_split
+from rlab_core.datasets.base import SPLITS, check_split, stratified_split
+from rlab_core.sample import Sample
 
 CLASS_NAMES = tuple(str(d) for d in range(10))
 FRAMES, SIZE, DIGIT = 16, 64, 28

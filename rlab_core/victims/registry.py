@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable
@@ -11,8 +11,19 @@ import torch
 from torch import nn
 
 from rlab_core import ASSETS
-from rlab_core.datasets import ECG5000, FashionMNIST, MovingDigits, NaturalClips, NaturalImages
-from rlab_core.victims.imagenet import IMAGENET_CLASSES, EfficientNetLite0, FramesClassifier, imagenet_weights_path
+from rlab_core.datasets import (
+    ECG5000,
+    FashionMNIST,
+    MovingDigits,
+    NaturalClips,
+    NaturalImages,
+)
+from rlab_core.victims.imagenet import (
+    IMAGENET_CLASSES,
+    EfficientNetLite0,
+    FramesClassifier,
+    imagenet_weights_path,
+)
 from rlab_core.victims.models import EcgCNN, ImageCNN, VideoCNN
 
 MODALITIES = ("ecg", "image", "video")
@@ -31,6 +42,8 @@ class VictimSpec:
     dataset: Callable[[str], object]
     description: str
     trained_here: bool = True  # False: pretrained weights that come with a pip package
+    # Filter strengths that differ from the filters' defaults for this victim's inputs.
+    strengths: dict[str, float] = field(default_factory=dict)
 
     @property
     def weights_path(self) -> Path:
@@ -38,8 +51,9 @@ class VictimSpec:
 
 
 VICTIMS: dict[str, VictimSpec] = {spec.name: spec for spec in (
+    # On an ECG, a dead segment is flat at the baseline: the whole window dies, not every other sample.
     VictimSpec("ecg-cnn", "ecg", (1, 140), ECG5000.class_names, EcgCNN, ECG5000,
-               "1D CNN trained on ECG5000 heartbeats"),
+               "1D CNN trained on ECG5000 heartbeats", strengths={"dead_pixel": 1.0}),
     VictimSpec("image-cnn", "image", (1, 28, 28), FashionMNIST.class_names, ImageCNN, FashionMNIST,
                "small CNN trained on Fashion-MNIST"),
     VictimSpec("imagenet-efficientnet-lite0", "image", (3, 224, 224), IMAGENET_CLASSES, EfficientNetLite0,

@@ -1,0 +1,34 @@
+"""RLAB's Streamlit app: ``streamlit run app.py``.
+
+This script runs on every interaction: it draws the shared sidebar (modality and victim, stored
+in ``st.session_state`` for the pages) and then the page chosen in the navigation. A new page is
+one more file in ``app_pages/`` and one more ``st.Page`` in ``PAGES``. (Not ``pages/``: Streamlit
+reads a folder of that name as an old-style multipage app until ``st.navigation`` first runs, so a
+server's first run, and every run under ``AppTest``, would start a page without this script.)
+"""
+import streamlit as st
+
+from rlab_core.victims import DEFAULT_VICTIM, MODALITIES, get_spec, victims_for
+
+PAGES = [
+    st.Page("app_pages/inspect.py", title="Inspect", icon=":material/search:", default=True),
+]
+MODALITY_NAMES = {"ecg": "ECG", "image": "Image", "video": "Video"}
+
+
+def choose_victim() -> None:
+    """Sidebar: pick a modality, then one of its victims; pages read ``st.session_state["victim"]``."""
+    with st.sidebar:
+        modality = st.selectbox("Modality", MODALITIES, index=MODALITIES.index("image"),
+                                format_func=MODALITY_NAMES.get, key="modality")
+        names = victims_for(modality)
+        # A key per modality: each modality's list of victims is a different widget, starting at its default.
+        victim = st.selectbox("Victim", names, index=names.index(DEFAULT_VICTIM[modality]), key=f"victim_{modality}")
+        st.caption(get_spec(victim).description)
+    st.session_state["victim"] = victim
+
+
+st.set_page_config(page_title="RLAB", layout="wide")
+page = st.navigation(PAGES)
+choose_victim()
+page.run()

@@ -1,0 +1,93 @@
+"""Inspect: a test sample or an uploaded file, drawn as the victim sees it, and the victim's top classes."""
+from __future__ import annotations
+
+import streamlit as st
+
+from rlab_core import app_support, plots
+from rlab_core.io import ECG_FS_RANGE, MAX_BYTES, SUFFIXES, InputError, LoadedInput
+from rlab_core.sample import Sample
+from rlab_core.victims import VictimError, VictimSpec, get_spec
+
+
+def read_upload(spec: VictimSpec) -> LoadedInput | None:
+    """The upload box, with the sampling rate and beat for ECG. ``None`` without a usable file;
+    a bad file shows the loader's message and the page goes on with the test sample."""
+    upload = st.file_uploader("…or upload a file", type=[suffix.lstrip(".") for suffix in SUFFIXES[spec.modality]],
+                              max_upload_size=MAX_BYTES[spec.modality] // 2**20, key=f"upload_{spec.modality}")
+    fs = None
+    if spec.modality == "ecg":
+        fs = st.number_input("Sampling rate in Hz, if the file has no time column", min_value=ECG_FS_RANGE[0],
+                             max_value=ECG_FS_RANGE[1], value=None, placeholder="one 140-sample beat needs none",
+                             key="ecg_fs")
+    if upload is None:
+        return None
+    try:
+        loaded = app_support.load_upload(spec.name, upload.getvalue(), upload.name, fs)
+        if len(loaded.beats) > 1:
+            beat = st.slider(f"Beat ({len(loaded.beats)} found)", 0, len(loaded.beats) - 1)
+            loaded = app_support.load_upload(spec.name, upload.getvalue(), upload.name, fs, beat)
+            st.plotly_chart(plots.recording_figure(loaded.recording, loaded.fs, loaded.beats, beat))
+    except InputError as err:
+        st.error(str(err))
+        return None
+    return loaded
+
+
+def pick_test_sample(spec: VictimSpec, disabled: bool) -> Sample:
+    """Item N of the victim's test split (the CLI's ``--sample N``)."""
+    count = len(app_support.test_split(spec.name))
+    # A key per victim: each test split has its own length, so its own widget.
+    index = st.number_input(f"Test sample (0 to {count - 1})", min_value=0, max_value=count - 1, value=0, step=1,
+                            key=f"sample_{spec.name}", disabled=disabled)
+    sample = app_support.test_sample(spec.name, int(index))
+    if disabled:
+        st.caption("An upload is shown: remove it (×) to browse the test split.")
+    else:
+        st.caption(f"{sample.name}, true label: {true_label(spec, sample) or 'none (unlabelled)'}")
+    return sample
+
+
+def true_label(spec: VictimSpec, sample: Sample) -> str | None:
+    return spec.class_names[sample.y] if sample.y is not None else None
+
+
+def show_prediction(spec: VictimSpec, sample: Sample) -> None:
+    st.subheader("The victim's answer")
+    try:
+        app_support.victim_model(spec.name)
+    except VictimError as err:  # weights not trained yet: the input is still shown
+        st.error(str(err))
+        return
+    top = app_support.top_classes(spec.name, sample.x)
+    label, prob = top[0]
+    truth = true_label(spec, sample)
+    st.markdown(f"Top-1: **{label}** ({prob:.1%})")
+    if truth is None:
+        st.markdown("No true label: the victim's top-1 stands in for it.")
+    else:
+        st.markdown(f"True label: **{truth}** ({'correct' if label == truth else 'misclassified'})")
+    st.plotly_chart(plots.top_figure(top, truth))
+    if truth in dict(top):
+        st.caption("In green: the true class.")
+
+
+spec = get_spec(st.session_state["victim"])
+st.title("Inspect")
+st.caption(f"{spec.name} is a black box: RLAB sees only the class probabilities it returns, "
+           "never its weights or gradients.")
+
+gallery, uploads = st.columns(2)
+with uploads:  # filled first: a usable upload replaces the test sample
+    loaded = read_upload(spec)
+with gallery:
+    sample = pick_test_sample(spec, disabled=loaded is not None)
+shown = loaded.sample if loaded is not None else sample
+
+for notice in shown.notices:
+    st.info(notice)
+drawing, answer = st.columns([3, 2])
+with drawing:
+    st.subheader(shown.name)
+    st.plotly_chart(plots.input_figure(shown))
+with answer:
+    show_prediction(spec, shown)

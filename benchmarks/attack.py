@@ -1,0 +1,107 @@
+"""RL agent against random order, per filter and for the mixture, on one victim's test inputs.
+
+For each of the first ``--n`` correctly classified test inputs (in the split's seeded order;
+input ``i`` attacked with seed ``i``), every attack runs with every filter setting at the same
+budget and the 20% patch cap. Writes ``benchmarks/attack-<victim>.json`` and ``.md``.
+
+Usage: python benchmarks/attack.py --victim image-cnn [--n 200] [--budget 1000]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rlab_core.attack.agent import load_agent
+from rlab_core.attack.runner import attack
+from rlab_core.baselines import random_attack
+from rlab_core.filters import MIX
+from rlab_core.run_record import run_record
+from rlab_core.victims import get_spec, predict_proba
+
+OUT = Path(__file__).resolve().parent
+SETTINGS = ("mix", *MIX)
+
+
+def clean_inputs(victim: str, n: int) -> list[tuple[int, torch.Tensor, int]]:
+    """The first ``n`` test items the victim classifies correctly (all of them when unlabelled)."""
+    data = get_spec(victim).dataset("test")
+    chosen = []
+    for i in range(len(data)):
+        sample = data[i]
+        predicted = int(predict_proba(victim, sample.x).argmax())
+        if sample.y is None or predicted == sample.y:
+            chosen.append((i, sample.x, predicted))
+        if len(chosen) == n:
+            break
+    return chosen
+
+
+def summarise(results: list, budget: int) -> dict:
+    wins = [r for r in results if r.success]
+    queries = [r.queries if r.success else budget for r in results]
+    quality = "snr_db" if results[0].snr_db is not None else "ssim"
+    return {
+        "inputs": len(results),
+        "success_rate": round(float(np.mean([r.success for r in results])), 4),
+        "median_queries": float(np.median(queries)),
+        "median_queries_successes": float(np.median([r.queries for r in wins])) if wins else None,
+        "mean_queries": round(float(np.mean(queries)), 2),
+        "mean_l0_patches": round(float(np.mean([r.l0_patches for r in wins])), 3) if wins else None,
+        "mean_l2": round(float(np.mean([r.l2 for r in wins])), 4) if wins else None,
+        "mean_linf": round(float(np.mean([r.linf for r in wins])), 4) if wins else None,
+        f"mean_{quality}": round(float(np.mean([getattr(r, quality) for r in wins])), 4) if wins else None,
+        "remove_rate": round(float(np.mean([r.remove_rate for r in results])), 4),
+        "seconds_per_attack": round(float(np.mean([r.seconds for r in results])), 4),
+    }
+
+
+def markdown(report: dict) -> str:
+    quality = next(k for k in next(iter(report["rows"]))  if k.startswith("mean_s"))
+    lines = [f"# `{report['victim']}`: RL agent vs random order", "",
+             f"{report['inputs']} correctly classified test inputs, budget {report['budget']} queries, patch cap 20% "
+             f"of the grid, seed = input index. Made by `{report['command']}` on {report['machine']}.", "",
+             f"| attack | filter | success | median queries | median (successes) | mean L0 patches | mean L2 | mean Linf | "
+             f"{quality} | remove rate | s / attack |", "|---" * 11 + "|"]
+    for row in report["rows"]:
+        lines.append(f"| {row['attack']} | {row['filter']} | {row['success_rate']:.3f} | {row['median_queries']:g} | "
+                     f"{row['median_queries_successes']} | {row['mean_l0_patches']} | {row['mean_l2']} | {row['mean_linf']} | "
+                     f"{row[quality]} | {row['remove_rate']:.3f} | {row['seconds_per_attack']:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--victim", required=True)
+    parser.add_argument("--n", type=int, default=200)
+    parser.add_argument("--budget", type=int, default=1000)
+    parser.add_argument("--settings", default=",".join(SETTINGS))
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    agent = load_agent(args.victim, warn=print)
+    inputs = clean_inputs(args.victim, args.n)
+    attacks = {"rl": lambda x, y, f, s: attack(args.victim, x, y, agent, f, args.budget, seed=s),
+               "random": lambda x, y, f, s: random_attack(args.victim, x, y, f, args.budget, seed=s)}
+    rows, started = [], time.time()
+    for setting in args.settings.split(","):
+        for name, run in attacks.items():
+            results = [run(x, y, setting, i) for i, x, y in inputs]
+            rows.append({"attack": name, "filter": setting, **summarise(results, args.budget)})
+            print(rows[-1], flush=True)
+    report = {"run": run_record(seed=0, victim=args.victim), "victim": args.victim, "inputs": len(inputs),
+              "budget": args.budget, "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, 1 torch thread",
+              "command": f"python benchmarks/attack.py --victim {args.victim} --n {args.n} --budget {args.budget}",
+              "seconds": round(time.time() - started, 1), "rows": rows}
+    out = args.out or OUT / f"attack-{args.victim}.json"
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    out.with_suffix(".md").write_text(markdown(report))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,319 @@
+"""Train, save and load the RL agent of a victim.
+
+Training reads top to bottom (CleanRL style), its settings in :class:`AgentTrainConfig`:
+
+1. Inputs: correctly classified items of the victim's *training* split (never val or test,
+   never a ground-truth mask).
+2. Teacher: queries spent in training are free, so for each input we measure how much each
+   single legal addition (filter ``f`` on patch ``p``) lowers the true class's margin, follow the
+   best one (a greedy teacher) for a few steps, and measure again. This is the victim's
+   sensitivity, as the published greedy search measures it at every step of every attack.
+3. Imitation: the policy learns to predict the teacher's soft choice from the observation alone,
+   a learned prior over where to distort that costs no query at attack time.
+4. PPO fine-tuning (MaskablePPO) from that prior, where the reward teaches what the teacher
+   cannot (when to remove, which filter, when a patch stopped helping).
+5. Selection: both the imitation policy and the fine-tuned one attack the validation split;
+   the better one is shipped, with both figures recorded.
+
+The agent is saved as a Stable-Baselines3 ``.zip`` in ``assets/agents/`` with an ``rlab.json``
+entry inside that records the settings, the victim weights' hash and the measured figures.
+"""
+from __future__ import annotations
+
+import json
+import time
+import zipfile
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from rlab_core import ASSETS
+from rlab_core.attack.env import PatchAttackEnv, observe
+from rlab_core.attack.policy import PatchPolicy
+from rlab_core.attack.runner import attack, filter_strengths
+from rlab_core.attack.session import AttackSession
+from rlab_core.filters import resolve_filters
+from rlab_core.patches import grid_for
+from rlab_core.victims import get_spec, load_model, predict_proba, weights_hash
+
+AGENTS = ASSETS / "agents"
+META_NAME = "rlab.json"
+# One agent serves several victims when their grids look alike to it.
+AGENT_OF = {"video-imagenet-frames": "imagenet-efficientnet-lite0"}
+
+
+@dataclass(frozen=True)
+class AgentTrainConfig:
+    victim: str
+    seed: int = 0
+    filters: str = "mix"
+    cells_per_patch: tuple[int, ...] = (4, 4)
+    n_inputs: int = 1000            # training inputs the teacher labels
+    teacher_steps: int = 4          # greedy steps followed per input
+    single_filter_share: float = 0.5  # inputs whose teacher uses one random filter throughout
+    imitation_epochs: int = 30
+    ppo_steps: int = 50_000
+    n_envs: int = 4
+    episode_budget: int = 100       # queries per training episode
+    ppo_lr: float = 1e-4
+    n_val: int = 100                # validation inputs for selection
+    val_budget: int = 200
+    augment_flips: bool = False     # ImageNet: mirror images to double its few training photos
+
+
+RECIPES = {
+    "ecg-cnn": AgentTrainConfig("ecg-cnn", cells_per_patch=(5,), n_inputs=1500),
+    "image-cnn": AgentTrainConfig("image-cnn", cells_per_patch=(4, 4), n_inputs=1500),
+    "video-cnn": AgentTrainConfig("video-cnn", cells_per_patch=(1, 2, 2), n_inputs=200, teacher_steps=2,
+                                  single_filter_share=0.75, imitation_epochs=40, ppo_steps=15_000, n_val=60),
+    "imagenet-efficientnet-lite0": AgentTrainConfig("imagenet-efficientnet-lite0", cells_per_patch=(4, 4), n_inputs=68,
+                                                    teacher_steps=2, imitation_epochs=60, ppo_steps=2_000, n_envs=2,
+                                                    n_val=2, val_budget=100, augment_flips=True),
+}
+
+
+@dataclass
+class Agent:
+    """A trained policy with the settings it was trained under (``meta``)."""
+
+    policy: PatchPolicy
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def filter_names(self) -> list[str]:
+        return list(self.meta["filters"])
+
+    @property
+    def cells_per_patch(self) -> tuple[int, ...]:
+        return tuple(self.meta["cells_per_patch"])
+
+    def cells_for(self, grid) -> tuple[int, ...]:
+        """The agent's cells per patch on ``grid``, with 1 on grid axes of length 1 that the agent
+        never saw (a whole-clip axis of a frame-level video victim)."""
+        cells = iter(self.cells_per_patch)
+        if len(self.cells_per_patch) == len(grid.grid_shape):
+            return self.cells_per_patch
+        return tuple(1 if n == 1 else next(cells) for n in grid.grid_shape)
+
+    @torch.no_grad()
+    def logits(self, session: AttackSession, last_was_remove: bool) -> np.ndarray:
+        """Masked logits over the session's actions, ``(len(session.filters) + 1, n_patches)``.
+
+        A session filter the agent knows uses its own row; one it never saw (bring your own
+        filter) uses the log-sum-exp over the agent's add rows: where to distort, whatever with.
+        """
+        slots = [self.filter_names.index(f.name) if f.name in self.filter_names else -1 for f in session.filters]
+        obs = observe(session, self.cells_for(session.grid), last_was_remove, slots, len(self.filter_names))
+        batch = {k: torch.as_tensor(v)[None] for k, v in obs.items()}
+        raw = self.policy.action_logits(batch)[0].reshape(len(self.filter_names) + 1, -1)
+        rows = [raw[s] if s >= 0 else torch.logsumexp(raw[:-1], dim=0) for s in slots] + [raw[-1]]
+        logits = torch.stack(rows).numpy().astype(np.float64)
+        return np.where(session.action_mask(), logits, -np.inf)
+
+
+# ------------------------------------------------------------------------------------ training
+
+def training_inputs(victim: str, n: int, split: str, flips: bool, rng: np.random.Generator) -> list[tuple[torch.Tensor, int]]:
+    """Up to ``n`` correctly classified items of ``split`` (the clean top-1 for unlabelled ones)."""
+    data = get_spec(victim).dataset(split)
+    order = rng.permutation(len(data))
+    pairs = []
+    for i in order:
+        sample = data[int(i)]
+        variants = [sample.x, sample.x.flip(-1)] if flips else [sample.x]
+        for x in variants:
+            predicted = int(predict_proba(victim, x).argmax())
+            if sample.y is None or predicted == sample.y:
+                pairs.append((x, predicted))
+        if len(pairs) >= n:
+            break
+    return pairs[:n]
+
+
+@torch.no_grad()
+def teacher_states(env: PatchAttackEnv, config: AgentTrainConfig, rng: np.random.Generator,
+                   log: Callable[[str], None]) -> list[tuple[dict, np.ndarray, np.ndarray]]:
+    """(observation, scored actions, target distribution) along greedy teacher trajectories."""
+    model, n_filters = env.model, len(env.filters)
+    states, started = [], time.time()
+    for index in range(len(env.inputs)):
+        env.reset(seed=int(rng.integers(2**31)), options={"index": index})
+        session = env.session
+        # Half the teachers compare all filters (which one hurts most), half keep to one filter
+        # (where to put it, and that adding beats removing): attacks run with either.
+        single = rng.random() < config.single_filter_share
+        filters = [int(rng.integers(n_filters))] if single else list(range(n_filters))
+        for _ in range(config.teacher_steps):
+            legal = session.action_mask()
+            measured = np.zeros_like(legal)
+            measured[filters] = legal[filters]
+            candidates = np.argwhere(measured[:n_filters])
+            if len(candidates) == 0:
+                break
+            base = session.distortion.adversarial()
+            batch = base[None].repeat(len(candidates), *[1] * base.dim())
+            for row, (f, p) in enumerate(candidates):
+                batch[row][env.grid.slices(int(p))] = session.distortion.filtered(int(p), int(f))
+            probs = torch.cat([model(batch[i:i + 256]).softmax(-1) for i in range(0, len(batch), 256)]).numpy()
+            true = probs[:, session.label]
+            probs[:, session.label] = -1
+            drop = session.margin - (true - probs.max(axis=1))
+            tau = 0.05 * (drop.max() - drop.min()) + 1e-6
+            target = np.zeros_like(legal, dtype=np.float32)
+            target[candidates[:, 0], candidates[:, 1]] = np.exp((drop - drop.max()) / tau)
+            target /= target.sum()
+            # The policy is scored over the measured additions and the legal removals.
+            scored = measured.copy()
+            scored[-1] = legal[-1]
+            states.append((env._observe(), scored.reshape(-1), target.reshape(-1)))
+            best = candidates[int(drop.argmax())]
+            session.add(int(best[1]), int(best[0]))
+            if session.misclassified:
+                break
+        if (index + 1) % max(1, len(env.inputs) // 10) == 0:
+            log(f"teacher: {index + 1}/{len(env.inputs)} inputs, {len(states)} states ({time.time() - started:.0f}s)")
+    return states
+
+
+def imitate(policy: PatchPolicy, states: list, epochs: int, seed: int, log: Callable[[str], None]) -> None:
+    """Fit the policy's masked action distribution to the teacher's targets (cross-entropy).
+
+    Only the actions the teacher measured carry a target; the remove row is always legal where a
+    patch is distorted and gets target 0, so the prior never removes: PPO must learn to."""
+    obs = {k: torch.as_tensor(np.stack([s[0][k] for s in states])) for k in states[0][0]}
+    allowed = torch.as_tensor(np.stack([s[1] for s in states]))
+    target = torch.as_tensor(np.stack([s[2] for s in states]))
+    optimiser = torch.optim.Adam(policy.parameters(), lr=1e-3)
+    generator = torch.Generator().manual_seed(seed)
+    for epoch in range(epochs):
+        order, total = torch.randperm(len(target), generator=generator), 0.0
+        for start in range(0, len(order), 128):
+            idx = order[start:start + 128]
+            logits = policy.action_logits({k: v[idx] for k, v in obs.items()}).masked_fill(~allowed[idx], float("-inf"))
+            loss = -(target[idx] * F.log_softmax(logits, dim=1).clamp_min(-1e4)).sum(dim=1).mean()
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            total += loss.item() * len(idx)
+        if (epoch + 1) % 10 == 0 or epoch == 0:
+            log(f"imitation: epoch {epoch + 1}/{epochs} cross-entropy {total / len(target):.4f}")
+
+
+def evaluate(agent: Agent, victim: str, inputs: list[tuple[torch.Tensor, int]], budget: int, filter: str = "mix") -> dict:
+    """Success rate and median queries (failures at the budget) of ``agent`` on ``inputs``."""
+    results = [attack(victim, x, y, agent, filter, budget, seed=i) for i, (x, y) in enumerate(inputs)]
+    queries = [r.queries if r.success else budget for r in results]
+    removes = [r.remove_rate for r in results]
+    return {"inputs": len(results), "success_rate": float(np.mean([r.success for r in results])),
+            "median_queries": float(np.median(queries)), "mean_remove_rate": float(np.mean(removes)), "budget": budget}
+
+
+def make_env(victim: str, inputs: list, config: AgentTrainConfig, budget: int) -> PatchAttackEnv:
+    spec = get_spec(victim)
+    filters = resolve_filters(config.filters)
+    return PatchAttackEnv(load_model(victim), inputs, grid_for(victim, spec.input_shape), filters, config.cells_per_patch,
+                          strengths=filter_strengths(victim, filters), budget=budget, modality=spec.modality)
+
+
+def train_agent(config: AgentTrainConfig, log: Callable[[str], None] = print) -> Agent:
+    """Train the agent of ``config.victim`` (training split only) and save it; see the module doc."""
+    from sb3_contrib import MaskablePPO
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    started = time.time()
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    victim = config.victim
+    train = training_inputs(victim, config.n_inputs, "train", config.augment_flips, rng)
+    val_split = "val" if len(get_spec(victim).dataset("val")) else "train"
+    val = training_inputs(victim, config.n_val, val_split, False, np.random.default_rng(config.seed + 1))
+    log(f"{victim}: {len(train)} training inputs, {len(val)} validation inputs ({val_split})")
+
+    # 2-3. Teacher and imitation.
+    teacher_env = make_env(victim, train, config, budget=None)
+    states = teacher_states(teacher_env, config, rng, log)
+    envs = DummyVecEnv([lambda: make_env(victim, train, config, config.episode_budget) for _ in range(config.n_envs)])
+    envs.seed(config.seed)
+    model = MaskablePPO(PatchPolicy, envs, learning_rate=config.ppo_lr, n_steps=256, batch_size=256, n_epochs=4,
+                        gamma=0.98, clip_range=0.1, ent_coef=0.0, seed=config.seed, verbose=0)
+    imitate(model.policy, states, config.imitation_epochs, config.seed, log)
+    meta = {**asdict(config), "victim_weights_sha256": weights_hash(victim), "filters": [f.name for f in resolve_filters(config.filters)],
+            "command": f"python -m rlab_core train-agent --victim {victim} --steps {config.ppo_steps} --seed {config.seed}"}
+    imitation = Agent(model.policy, meta)
+    imitation_state = {k: v.clone() for k, v in model.policy.state_dict().items()}
+    scores = {"imitation": evaluate(imitation, victim, val, config.val_budget)}
+    log(f"imitation policy on validation: {scores['imitation']}")
+
+    # 4. PPO fine-tuning.
+    if config.ppo_steps:
+        model.learn(config.ppo_steps, progress_bar=False, callback=_ProgressLog(config.ppo_steps, log))
+        scores["ppo"] = evaluate(Agent(model.policy, meta), victim, val, config.val_budget)
+        log(f"fine-tuned policy on validation: {scores['ppo']}")
+
+    # 5. Selection: the better policy on validation (success first, then fewer queries).
+    chosen = max(scores, key=lambda k: (scores[k]["success_rate"], -scores[k]["median_queries"]))
+    if chosen == "imitation":
+        model.policy.load_state_dict(imitation_state)
+    meta = {**meta, "validation": scores, "chosen": chosen, "training_seconds": round(time.time() - started, 1),
+            "teacher_states": len(states), "training_inputs": len(train)}
+    save(model, meta, agent_path(victim))
+    log(f"saved {agent_path(victim)} ({chosen} policy) after {time.time() - started:.0f}s")
+    return Agent(model.policy, meta)
+
+
+class _ProgressLog:
+    """An SB3 callback that logs progress every tenth of training (a progress bar for logs)."""
+
+    def __new__(cls, total: int, log: Callable[[str], None]):
+        from stable_baselines3.common.callbacks import BaseCallback
+
+        class Callback(BaseCallback):
+            def _on_step(self) -> bool:
+                if self.num_timesteps % max(1, total // 10) < self.training_env.num_envs:
+                    log(f"ppo: {self.num_timesteps}/{total} steps")
+                return True
+
+        return Callback()
+
+
+# ------------------------------------------------------------------------------ saving, loading
+
+def agent_path(victim: str) -> Path:
+    return AGENTS / f"{AGENT_OF.get(victim, victim)}.zip"
+
+
+def save(model, meta: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(path)
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr(META_NAME, json.dumps(meta, indent=2, default=str))
+
+
+def load_agent(victim: str, warn: Callable[[str], None] | None = None) -> Agent:
+    """The shipped agent of built-in ``victim``. Only files in this repository are ever loaded
+    this way (an SB3 ``.zip`` is unpickled); a victim-weights mismatch is reported to ``warn``."""
+    from sb3_contrib import MaskablePPO
+
+    path = agent_path(victim)
+    if not path.exists():
+        raise FileNotFoundError(f"no agent for {victim} at {path}; train one with: "
+                                f"python -m rlab_core train-agent --victim {AGENT_OF.get(victim, victim)}")
+    with zipfile.ZipFile(path) as archive:
+        meta = json.loads(archive.read(META_NAME))
+    model = MaskablePPO.load(path, device="cpu", custom_objects={"learning_rate": 0.0, "lr_schedule": lambda _: 0.0})
+    trained_on = AGENT_OF.get(victim, victim)
+    if warn and meta.get("victim_weights_sha256") != weights_hash(trained_on):
+        warn(f"the agent at {path} was trained against other weights of {trained_on} "
+             f"({meta.get('victim_weights_sha256')} vs {weights_hash(trained_on)}); its figures may not hold")
+    return Agent(model.policy, meta)
+
+
+def recipe(victim: str, steps: int | None = None, seed: int = 0) -> AgentTrainConfig:
+    if victim not in RECIPES:
+        raise ValueError(f"no agent recipe for {victim!r}; agents train for: {', '.join(RECIPES)}")
+    config = replace(RECIPES[victim], seed=seed)
+    return config if steps is None else replace(config, ppo_steps=steps)

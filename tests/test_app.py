@@ -1,0 +1,154 @@
+"""The app run headless by Streamlit's AppTest: what each page shows, and how it reacts to its widgets."""
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import neurokit2 as nk
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from rlab_core import app_support
+from rlab_core.datasets import FashionMNIST
+from rlab_core.victims import get_spec, load_model, registry
+
+APP = Path(__file__).resolve().parents[1] / "app.py"
+FASHION = FashionMNIST.class_names
+
+
+def start(modality: str = "image") -> AppTest:
+    """The app after its first run, switched to ``modality``."""
+    at = checked(AppTest.from_file(str(APP), default_timeout=60).run())
+    if modality != "image":
+        checked(at.sidebar.selectbox(key="modality").select(modality).run())
+    return at
+
+
+def checked(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def top1(at: AppTest) -> str:
+    """The top-1 class name the page states, e.g. ``Top-1: **Sneaker** (97.1%)``."""
+    found = [m for m in (re.fullmatch(r"Top-1: \*\*(.+)\*\* \([\d.]+%\)", md.value) for md in at.markdown) if m]
+    assert len(found) == 1, [md.value for md in at.markdown]
+    return found[0].group(1)
+
+
+def figures(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def bar_names(at: AppTest) -> list[str]:
+    bars = [fig["data"][0] for fig in figures(at) if fig["data"][0]["type"] == "bar"]
+    assert len(bars) == 1
+    return bars[0]["y"]
+
+
+def headings(at: AppTest) -> list[str]:
+    return [heading.value for heading in at.subheader]
+
+
+def png(x: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray((x * 255).round().astype(np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def no_cached_models() -> Iterator[None]:
+    """Forget loaded models before and after, for a test that hides the weights."""
+    load_model.cache_clear()
+    app_support.victim_model.clear()
+    yield
+    load_model.cache_clear()
+    app_support.victim_model.clear()
+
+
+def test_default_page_predicts_sample_0_of_image_cnn() -> None:
+    at = start()
+    assert at.sidebar.selectbox(key="modality").value == "image"
+    assert at.sidebar.selectbox(key="victim_image").value == "image-cnn"
+    assert at.number_input(key="sample_image-cnn").value == 0
+    assert "Fashion-MNIST test 0" in headings(at)
+    assert "True label: **Ankle boot** (correct)" in [md.value for md in at.markdown]
+    names = bar_names(at)
+    assert len(names) == 5 and names[0] == top1(at) == "Ankle boot"
+    assert any("black box" in caption.value for caption in at.caption)
+    assert not at.error
+
+
+def test_choosing_another_sample_changes_what_is_shown() -> None:
+    at = start()
+    image_before = figures(at)[0]["data"][0]["z"]
+    checked(at.number_input(key="sample_image-cnn").set_value(1).run())
+    assert "Fashion-MNIST test 1" in headings(at)
+    assert any(md.value.startswith("True label: **Pullover**") for md in at.markdown)
+    assert figures(at)[0]["data"][0]["z"] != image_before
+
+
+@pytest.mark.parametrize(("modality", "victim", "heading", "trace"), [
+    ("ecg", "ecg-cnn", "ECG5000 beat 714", "scatter"),
+    ("video", "video-cnn", "moving digit test 0", "heatmap"),
+])
+def test_switching_modality_shows_its_default_victim(modality: str, victim: str, heading: str, trace: str) -> None:
+    at = start(modality)
+    assert at.sidebar.selectbox(key=f"victim_{modality}").value == victim
+    assert heading in headings(at)
+    drawn = figures(at)[0]
+    assert drawn["data"][0]["type"] == trace
+    if modality == "video":
+        assert len(drawn["frames"]) == get_spec(victim).input_shape[1]  # one animation frame per video frame
+    assert top1(at) in get_spec(victim).class_names
+    assert bar_names(at)[0] == top1(at)
+
+
+def test_bad_upload_is_reported_and_the_gallery_keeps_working() -> None:
+    at = start()
+    checked(at.file_uploader(key="upload_image").set_value(("broken.png", b"not an image", "image/png")).run())
+    assert len(at.error) == 1 and at.error[0].value.startswith("broken.png: not a readable image")
+    assert "Fashion-MNIST test 0" in headings(at)
+    checked(at.number_input(key="sample_image-cnn").set_value(2).run())
+    assert "Fashion-MNIST test 2" in headings(at)
+    assert top1(at) in FASHION
+
+
+def test_uploaded_image_is_shown_and_predicted() -> None:
+    at = start()
+    image = png(FashionMNIST("test")[0].x[0].numpy())
+    checked(at.file_uploader(key="upload_image").set_value(("boot.png", image, "image/png")).run())
+    assert "boot.png" in headings(at)
+    assert "No true label: the victim's top-1 stands in for it." in [md.value for md in at.markdown]
+    assert top1(at) in FASHION
+    assert at.number_input(key="sample_image-cnn").disabled  # the upload, not the test sample, is shown
+
+
+def test_ecg_recording_needs_a_rate_then_offers_its_beats() -> None:
+    at = start("ecg")
+    signal = nk.ecg_simulate(duration=8, sampling_rate=250, heart_rate=70, random_state=0)
+    csv = "\n".join(f"{value:.5f}" for value in signal).encode()
+    checked(at.file_uploader(key="upload_ecg").set_value(("walk.csv", csv, "text/csv")).run())
+    assert "give the sampling rate" in at.error[0].value
+    checked(at.number_input(key="ecg_fs").set_value(250.0).run())
+    assert not at.error
+    beat = at.slider[0]
+    assert beat.max >= 5  # about 9 beats in 8 s at 70 per minute
+    checked(beat.set_value(3).run())
+    assert "walk.csv beat 3" in headings(at)
+    recording = next(fig for fig in figures(at) if fig["data"][-1].get("name") == "lead 1")
+    assert recording["data"][1]["name"] == "beat 3"  # the chosen beat's window is the highlighted band
+
+
+def test_missing_weights_are_reported_and_the_input_still_shown(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                                 no_cached_models: None) -> None:
+    monkeypatch.setattr(registry, "WEIGHTS", tmp_path)
+    at = start()
+    assert "no weights for image-cnn" in at.error[0].value
+    assert "Fashion-MNIST test 0" in headings(at)
+    assert not at.markdown  # no prediction is claimed

@@ -1,0 +1,100 @@
+"""The app in a real browser: ``streamlit run`` in a subprocess, driven by headless Chromium through Playwright.
+
+Also writes ``docs/screenshot.png``, the picture of the app in the README.
+"""
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from playwright.sync_api import expect, sync_playwright
+
+from rlab_core.datasets import FashionMNIST
+
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOT = ROOT / "docs" / "screenshot.png"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+SERVER_START_SECONDS = 60
+ANSWER_MS = 60_000  # the first prediction loads torch and the victim on a busy 2-core machine
+TOP1 = re.compile(r"Top-1: (" + "|".join(map(re.escape, FashionMNIST.class_names)) + r") \(")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"streamlit exited with code {server.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:  # not listening yet
+            time.sleep(0.5)
+    pytest.fail(f"streamlit did not answer within {SERVER_START_SECONDS} s:\n{log.read_text()}")
+
+
+@pytest.fixture
+def app_url(tmp_path: Path) -> Iterator[str]:
+    """A Streamlit server of the app on a free local port, stopped after the test."""
+    port = free_port()
+    log = tmp_path / "streamlit.log"
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+               "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"]
+    with log.open("w") as output:
+        server = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_until_healthy(url, server, log)
+            yield url
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+@pytest.mark.browser
+def test_upload_an_image_in_a_real_browser(app_url: str, tmp_path: Path) -> None:
+    upload = tmp_path / "ankle_boot.png"
+    pixels = FashionMNIST("test")[0].x[0].numpy()
+    Image.fromarray((pixels * 255).round().astype(np.uint8)).save(upload)
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(app_url)
+            expect(page.get_by_text(re.compile(r"^True label: Ankle boot"))).to_be_visible(timeout=ANSWER_MS)
+
+            with page.expect_file_chooser() as chooser:
+                page.get_by_test_id("stFileUploaderDropzone").click()
+            chooser.value.set_files(upload)
+
+            expect(page.get_by_role("heading", name="ankle_boot.png")).to_be_visible(timeout=ANSWER_MS)
+            expect(page.get_by_text(re.compile(r"^No true label"))).to_be_visible(timeout=ANSWER_MS)
+            expect(page.get_by_text(re.compile(r"^Top-1:"))).to_have_text(TOP1)
+            expect(page.get_by_test_id("stPlotlyChart")).to_have_count(2)  # the upload and the top-5 bars
+            expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=ANSWER_MS)  # the rerun is over
+            SCREENSHOT.parent.mkdir(exist_ok=True)
+            page.screenshot(path=SCREENSHOT, full_page=True)
+        finally:
+            browser.close()
