@@ -17,8 +17,8 @@ def read_upload(spec: VictimSpec) -> LoadedInput | None:
     fs = None
     if spec.modality == "ecg":
         fs = st.number_input("Sampling rate in Hz, if the file has no time column", min_value=ECG_FS_RANGE[0],
-                             max_value=ECG_FS_RANGE[1], value=None, placeholder="one 140-sample beat needs none",
-                             key="ecg_fs")
+                             max_value=ECG_FS_RANGE[1], value=None, key="ecg_fs",
+                             placeholder=f"a single {spec.input_shape[-1]}-sample beat needs none")
     if upload is None:
         return None
     try:
@@ -35,11 +35,11 @@ def read_upload(spec: VictimSpec) -> LoadedInput | None:
 
 def pick_test_sample(spec: VictimSpec, disabled: bool) -> Sample:
     """Item N of the victim's test split (the CLI's ``--sample N``)."""
-    count = len(app_support.test_split(spec.name))
+    count = len(app_support.victim_test_split(spec.name))
     # A key per victim: each test split has its own length, so its own widget.
     index = st.number_input(f"Test sample (0 to {count - 1})", min_value=0, max_value=count - 1, value=0, step=1,
                             key=f"sample_{spec.name}", disabled=disabled)
-    sample = app_support.test_sample(spec.name, int(index))
+    sample = app_support.victim_test_sample(spec.name, int(index))
     if disabled:
         st.caption("An upload is shown: remove it (×) to browse the test split.")
     else:

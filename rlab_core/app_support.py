@@ -15,6 +15,8 @@ from rlab_core.io import LoadedInput, load_input
 from rlab_core.sample import Sample
 from rlab_core.victims import get_spec, load_model, predict_proba
 
+# No function here is named test_*: pytest would collect it from any test module that imports it.
+
 TOP_K = 5
 
 
@@ -27,14 +29,14 @@ def victim_model(victim: str) -> nn.Module:
 
 
 @st.cache_resource(show_spinner="Loading the test split…")
-def test_split(victim: str):
+def victim_test_split(victim: str):
     """The victim's seeded test split: ``len()`` and indexing give :class:`Sample` items."""
     return get_spec(victim).dataset("test")
 
 
-def test_sample(victim: str, index: int) -> Sample:
+def victim_test_sample(victim: str, index: int) -> Sample:
     """Item ``index`` of the victim's test split, as ``--sample N`` picks it on the command line."""
-    return test_split(victim)[index]
+    return victim_test_split(victim)[index]
 
 
 @st.cache_data(show_spinner="Reading the file…", max_entries=16)

@@ -6,8 +6,10 @@ import json
 import sys
 from pathlib import Path
 
-from rlab_core.io import MAX_BYTES, InputError, LoadedInput, load_input
+from rlab_core.attack.runner import DEFAULT_BUDGET
+from rlab_core.io import MAX_BYTES, InputError, load_input
 from rlab_core.run_record import run_record
+from rlab_core.sample import Sample
 from rlab_core.victims import (
     DEFAULT_VICTIM,
     MODALITIES,
@@ -42,6 +44,29 @@ def build_parser() -> Parser:
     predict.add_argument("--beat", type=int, default=0, help="which heartbeat of a longer ECG recording (from 0)")
     predict.add_argument("--json", action="store_true", help="print one JSON object")
 
+    attack = commands.add_parser("attack", help="attack one input with the victim's RL agent")
+    attack.add_argument("--modality", required=True, choices=MODALITIES)
+    source = attack.add_mutually_exclusive_group(required=True)
+    source.add_argument("--input", type=Path, help="an ECG (.csv/.npy), image or video file")
+    source.add_argument("--sample", type=int, help="item N of the victim's test split")
+    attack.add_argument("--victim", help="default: the modality's default victim")
+    attack.add_argument("--fs", type=float, help="ECG sampling rate in Hz, when the file has no time column")
+    attack.add_argument("--beat", type=int, default=0, help="which heartbeat of a longer ECG recording (from 0)")
+    attack.add_argument("--filter", default="mix", help="a filter name, 'mix' (the agent picks per step) or a comma list")
+    attack.add_argument("--strength", type=float, help="the filter's strength (one filter only)")
+    attack.add_argument("--filter-module", action="append", default=[], help="import a module that registers filters")
+    attack.add_argument("--attacker", choices=("rl", "random"), default="rl")
+    attack.add_argument("--budget", type=int, default=DEFAULT_BUDGET, help="queries, the clean prediction included")
+    attack.add_argument("--max-patches", type=int, help="patch cap (default: 20%% of the grid)")
+    attack.add_argument("--seed", type=int, default=0)
+    attack.add_argument("--out", type=Path, help="write trajectory.json, result.json, the adversarial input and the mask here")
+    attack.add_argument("--json", action="store_true", help="print one JSON object")
+
+    agent = commands.add_parser("train-agent", help="train a victim's RL agent and save it in assets/agents/")
+    agent.add_argument("--victim", required=True)
+    agent.add_argument("--steps", type=int, help="PPO steps (default: the victim's recipe)")
+    agent.add_argument("--seed", type=int, default=0)
+
     train = commands.add_parser("train-victim", help="train a built-in victim and save its weights in assets/")
     train.add_argument("--victim", required=True)
     train.add_argument("--seed", type=int, default=0)
@@ -65,7 +90,15 @@ def read_input(path: Path, modality: str) -> bytes:
     return path.read_bytes()
 
 
-def test_sample(victim: str, index: int):
+def chosen_input(args: argparse.Namespace, victim: str) -> Sample:
+    """The ``--sample`` or ``--input`` of a command, as the victim's input."""
+    if args.sample is not None:
+        return test_sample(victim, args.sample)
+    data = read_input(args.input, args.modality)
+    return load_input(data, args.input.name, get_spec(victim), fs=args.fs, beat=args.beat).sample
+
+
+def test_sample(victim: str, index: int) -> Sample:
     dataset = get_spec(victim).dataset("test")
     if not 0 <= index < len(dataset):
         raise UsageError(f"--sample {index} is out of range: {victim}'s test split has {len(dataset)} items (0-{len(dataset) - 1})")
@@ -75,11 +108,7 @@ def test_sample(victim: str, index: int):
 def cmd_predict(args: argparse.Namespace) -> int:
     victim = resolve_victim(args.modality, args.victim)
     spec = get_spec(victim)
-    if args.sample is not None:
-        sample = test_sample(victim, args.sample)
-    else:
-        loaded: LoadedInput = load_input(read_input(args.input, args.modality), args.input.name, spec, fs=args.fs, beat=args.beat)
-        sample = loaded.sample
+    sample = chosen_input(args, victim)
     probs = predict_proba(victim, sample.x)
     top = probs.topk(min(TOP_K, len(probs)))
     label = int(top.indices[0])
@@ -105,6 +134,58 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_attack(args: argparse.Namespace) -> int:
+    from rlab_core.attack.agent import AgentError, load_agent
+    from rlab_core.attack.output import write_attack
+    from rlab_core.attack.runner import attack
+    from rlab_core.baselines import random_attack
+    from rlab_core.filters import FilterError, load_filter_modules, resolve_filters
+
+    victim = resolve_victim(args.modality, args.victim)
+    if args.budget < 2:
+        raise UsageError("--budget must be at least 2 (the clean prediction and one step)")
+    try:
+        load_filter_modules(args.filter_module)
+        resolve_filters(args.filter)
+        sample = chosen_input(args, victim)
+        if args.attacker == "rl":
+            agent = load_agent(victim, warn=lambda message: print(f"warning: {message}", file=sys.stderr))
+            result = attack(victim, sample.x, sample.y, agent, args.filter, args.budget, args.max_patches, args.seed,
+                            strength=args.strength)
+        else:
+            result = random_attack(victim, sample.x, sample.y, args.filter, args.budget, args.max_patches, args.seed,
+                                   strength=args.strength)
+    except (FilterError, AgentError) as err:
+        raise UsageError(str(err)) from None
+    summary = {"run": run_record(seed=args.seed, victim=victim), "modality": args.modality, "victim": victim,
+               "input": sample.name, "filter": args.filter, "budget": args.budget, **result.summary()}
+    if args.out:
+        write_attack(args.out, result, sample, summary, get_spec(victim))
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        if result.already_misclassified:
+            print(f"{sample.name}: already misclassified as {result.adversarial_label_name}; nothing to attack")
+        else:
+            verdict = f"fooled: {result.label_name} -> {result.adversarial_label_name}" if result.success else "not fooled"
+            print(f"{sample.name}: {verdict} after {result.queries} queries ({result.queries_total} with pruning), "
+                  f"{result.l0_patches} patches, L2 {result.l2:.3f}, Linf {result.linf:.3f}")
+    return 0
+
+
+def cmd_train_agent(args: argparse.Namespace) -> int:
+    from rlab_core.attack.agent import recipe, train_agent
+
+    get_spec(args.victim)
+    try:
+        config = recipe(args.victim, args.steps, args.seed)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    agent = train_agent(config, log=lambda line: print(line, file=sys.stderr, flush=True))
+    print(json.dumps({"victim": args.victim, "validation": agent.meta["validation"], "chosen": agent.meta["chosen"]}))
+    return 0
+
+
 def cmd_train_victim(args: argparse.Namespace) -> int:
     from rlab_core.victims.train import config_for, train_victim
 
@@ -117,7 +198,7 @@ def cmd_train_victim(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"predict": cmd_predict, "train-victim": cmd_train_victim}
+COMMANDS = {"predict": cmd_predict, "attack": cmd_attack, "train-agent": cmd_train_agent, "train-victim": cmd_train_victim}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -109,6 +109,15 @@ def test_switching_modality_shows_its_default_victim(modality: str, victim: str,
     assert bar_names(at)[0] == top1(at)
 
 
+def test_unlabelled_photo_for_the_imagenet_victim() -> None:
+    at = start()
+    checked(at.sidebar.selectbox(key="victim_image").select("imagenet-efficientnet-lite0").run())
+    assert "chelsea" in headings(at)  # the first test photo
+    assert "No true label: the victim's top-1 stands in for it." in [md.value for md in at.markdown]
+    assert figures(at)[0]["data"][0]["type"] == "image"  # RGB, drawn as it is
+    assert top1(at) in get_spec("imagenet-efficientnet-lite0").class_names
+
+
 def test_bad_upload_is_reported_and_the_gallery_keeps_working() -> None:
     at = start()
     checked(at.file_uploader(key="upload_image").set_value(("broken.png", b"not an image", "image/png")).run())

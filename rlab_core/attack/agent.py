@@ -76,6 +76,10 @@ RECIPES = {
 }
 
 
+class AgentError(ValueError):
+    """A shipped agent that is missing or cannot serve the request."""
+
+
 @dataclass
 class Agent:
     """A trained policy with the settings it was trained under (``meta``)."""
@@ -300,7 +304,7 @@ def load_agent(victim: str, warn: Callable[[str], None] | None = None) -> Agent:
 
     path = agent_path(victim)
     if not path.exists():
-        raise FileNotFoundError(f"no agent for {victim} at {path}; train one with: "
+        raise AgentError(f"no agent for {victim} at {path}; train one with: "
                                 f"python -m rlab_core train-agent --victim {AGENT_OF.get(victim, victim)}")
     with zipfile.ZipFile(path) as archive:
         meta = json.loads(archive.read(META_NAME))

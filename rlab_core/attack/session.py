@@ -167,7 +167,7 @@ class AttackSession:
         adversarial_label = int(self.probs.argmax())
         return AttackResult(
             attack=attack, success=success, already_misclassified=self.already_misclassified,
-            queries=self.first_flip_queries if success and self.first_flip_queries else budget,
+            queries=self.first_flip_queries if success else self.victim.queries if self.already_misclassified else budget,
             queries_total=self.victim.queries, label=self.label, adversarial_label=adversarial_label,
             l0_patches=self.distortion.n_distorted, l0_elements=l0_elements(self.x, x_adv),
             l2=l2(self.x, x_adv), linf=linf(self.x, x_adv),
