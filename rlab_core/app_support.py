@@ -1,4 +1,4 @@
-"""What the app's pages share: cached loading and prediction.
+"""What the app's pages share: cached loading and prediction, and running an attack.
 
 Every widget change reruns a page from the top, so anything slow goes through Streamlit's caches:
 ``st.cache_resource`` for objects kept as they are (models, datasets), ``st.cache_data`` for
@@ -7,11 +7,23 @@ outside a running app (the caches then simply stay in memory), so tests can call
 """
 from __future__ import annotations
 
+import re
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
 import streamlit as st
 import torch
 from torch import nn
 
+from rlab_core.attack.agent import Agent, agent_path, load_agent
+from rlab_core.attack.output import write_attack
+from rlab_core.attack.result import AttackResult, StepRecord
+from rlab_core.attack.runner import DEFAULT_BUDGET, attack
+from rlab_core.baselines import random_attack
 from rlab_core.io import LoadedInput, load_input
+from rlab_core.run_record import run_record
 from rlab_core.sample import Sample
 from rlab_core.victims import get_spec, load_model, predict_proba
 
@@ -55,3 +67,90 @@ def top_classes(victim: str, x: torch.Tensor, k: int = TOP_K) -> list[tuple[str,
     top = probs.topk(min(k, len(probs)))
     names = get_spec(victim).class_names
     return [(names[int(i)], float(p)) for p, i in zip(top.values, top.indices)]
+
+
+# ------------------------------------------------------------------------------------- attacks
+ATTACKERS = {"rl": "RL agent", "random": "Random order (the reference)"}
+MIME = {".npy": "application/octet-stream", ".json": "application/json", ".png": "image/png", ".csv": "text/csv",
+        ".mp4": "video/mp4"}
+
+
+def shipped_agent(victim: str) -> tuple[Agent, tuple[str, ...]]:
+    """The victim's shipped RL agent and the warnings loading it gave (e.g. trained against other
+    weights). Raises ``AgentError`` while there is none, which is never cached: an agent that
+    appears, or is retrained, while the app runs is picked up (the file's time is in the key)."""
+    path = agent_path(victim)
+    return _agent(victim, path.stat().st_mtime_ns if path.exists() else None)
+
+
+@st.cache_resource(show_spinner="Loading the RL agent…", max_entries=8)
+def _agent(victim: str, modified: int | None) -> tuple[Agent, tuple[str, ...]]:
+    warnings: list[str] = []
+    agent = load_agent(victim, warn=warnings.append)
+    return agent, tuple(warnings)
+
+
+@dataclass(frozen=True)
+class AttackSettings:
+    """What the Attack page asks for: the CLI's ``attack`` options. ``strength`` ``None``: the
+    victim's strength for the filter (always for ``"mix"``); ``max_patches`` ``None``: 20% of the grid."""
+
+    attacker: str = "rl"  # a key of ATTACKERS
+    filter: str = "mix"
+    strength: float | None = None
+    budget: int = DEFAULT_BUDGET
+    max_patches: int | None = None
+    seed: int = 0
+
+    def describe(self) -> str:
+        strength = "" if self.strength is None else f" at strength {self.strength:g}"
+        cap = "" if self.max_patches is None else f", at most {self.max_patches} patches"
+        return (f"{ATTACKERS[self.attacker]}, filter {self.filter}{strength}, budget {self.budget} queries{cap}, "
+                f"seed {self.seed}")
+
+
+def run_attack(victim: str, x: torch.Tensor, y: int | None, settings: AttackSettings,
+               on_step: Callable[[StepRecord], None] | None = None) -> AttackResult:
+    """One attack as the page's settings say; ``on_step`` sees every step as it happens.
+    The RL attacker raises ``AgentError`` when the victim has no agent."""
+    options = {"filter": settings.filter, "budget": settings.budget, "max_patches": settings.max_patches,
+               "seed": settings.seed, "strength": settings.strength, "on_step": on_step}
+    if settings.attacker == "rl":
+        agent, _ = shipped_agent(victim)
+        return attack(victim, x, y, agent, **options)
+    if settings.attacker == "random":
+        return random_attack(victim, x, y, **options)
+    raise ValueError(f"unknown attacker {settings.attacker!r}; known: {', '.join(ATTACKERS)}")
+
+
+def attack_files(victim: str, sample: Sample, settings: AttackSettings, result: AttackResult) -> dict[str, tuple[bytes, str]]:
+    """What ``attack --out DIR`` writes, as ``{file name: (bytes, MIME type)}`` for download
+    buttons: ``adversarial.npy``, ``mask.npy`` (the distorted elements), ``trajectory.json``,
+    ``result.json`` and viewable copies (``.csv`` for an ECG, ``.png`` for an image, ``.mp4`` for
+    a video). Names start with the input's name, so that downloads of several inputs do not clash."""
+    spec = get_spec(victim)
+    summary = {"run": run_record(seed=settings.seed, victim=victim), "modality": spec.modality, "victim": victim,
+               "input": sample.name, **asdict(settings), **result.summary()}
+    prefix = re.sub(r"[^A-Za-z0-9]+", "-", sample.name).strip("-").lower() or "input"
+    with tempfile.TemporaryDirectory() as folder:
+        write_attack(Path(folder), result, sample, summary, spec)
+        return {f"{prefix}-{path.name}": (path.read_bytes(), MIME.get(path.suffix, "application/octet-stream"))
+                for path in sorted(Path(folder).iterdir())}
+
+
+@dataclass
+class AttackRun:
+    """A finished attack as the Attack page keeps it in ``st.session_state`` across reruns."""
+
+    number: int  # counts the session's attacks: a new one gets fresh widgets (its replay starts at the end)
+    victim: str
+    sample: Sample
+    settings: AttackSettings
+    result: AttackResult
+    clean_prob: float  # the victim's clean probability of the attacked class, step 0 of the chart
+    files: dict[str, tuple[bytes, str]]
+
+    def is_on(self, victim: str, sample: Sample) -> bool:
+        """Whether this run attacked ``sample`` of ``victim`` (same name and same values)."""
+        return (self.victim == victim and self.sample.name == sample.name
+                and self.sample.x.shape == sample.x.shape and torch.equal(self.sample.x, sample.x))

@@ -1,6 +1,6 @@
 """The app in a real browser: ``streamlit run`` in a subprocess, driven by headless Chromium through Playwright.
 
-Also writes ``docs/screenshot.png``, the picture of the app in the README.
+Also writes ``docs/screenshot.png``, the picture of the app in the README, and ``docs/screenshot-attack.png``.
 """
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ from rlab_core.datasets import FashionMNIST
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
+ATTACK_SCREENSHOT = ROOT / "docs" / "screenshot-attack.png"
+IMAGE_AGENT = ROOT / "assets" / "agents" / "image-cnn.zip"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
@@ -96,5 +98,34 @@ def test_upload_an_image_in_a_real_browser(app_url: str, tmp_path: Path) -> None
             expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=ANSWER_MS)  # the rerun is over
             SCREENSHOT.parent.mkdir(exist_ok=True)
             page.screenshot(path=SCREENSHOT, full_page=True)
+        finally:
+            browser.close()
+
+
+@pytest.mark.browser
+def test_attack_the_default_sample_in_a_real_browser(app_url: str) -> None:
+    """The RL agent if image-cnn's is shipped (the page's default then), else the random attacker."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{app_url}/attack")
+            expect(page.get_by_role("heading", name="Attack")).to_be_visible(timeout=ANSWER_MS)
+            attacker = "RL agent" if IMAGE_AGENT.exists() else "Random order (the reference)"
+            expect(page.get_by_role("radio", name=attacker)).to_be_checked(timeout=ANSWER_MS)
+            button = page.get_by_role("button", name="Attack", exact=True)
+            expect(button).to_be_enabled(timeout=ANSWER_MS)
+            button.click()
+
+            expect(page.get_by_text(re.compile(r"^(Fooled: Ankle boot →|Not fooled:)"))).to_be_visible(timeout=ANSWER_MS)
+            expect(page.get_by_text("Step of the attack")).to_be_visible(timeout=ANSWER_MS)
+            expect(page.get_by_test_id("stDownloadButton")).to_have_count(6)
+            expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=ANSWER_MS)  # the run is over
+            # Streamlit scrolls inside its main area, which a full-page shot does not unroll: fit the window to it.
+            height = page.get_by_test_id("stMain").evaluate("main => main.scrollHeight")
+            page.set_viewport_size({"width": 1400, "height": min(int(height) + 40, 6000)})
+            page.wait_for_timeout(1500)  # let Plotly redraw at the new size
+            ATTACK_SCREENSHOT.parent.mkdir(exist_ok=True)
+            page.screenshot(path=ATTACK_SCREENSHOT, full_page=True)
         finally:
             browser.close()

@@ -27,6 +27,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     fresh_data_each_epoch: bool = False  # clips draw new motions every epoch
     flip_and_shift: bool = False  # image augmentation: horizontal flip and up to 2 px shift
+    stretch_and_noise: bool = False  # ECG augmentation: up to 6% time stretch or squeeze, slight noise
 
 
 DEFAULTS = {
@@ -36,7 +37,17 @@ DEFAULTS = {
 }
 
 
-def augment(x: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+def stretch_and_noise(x: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+    """Resample each beat ``(B, 1, T)`` from a window 6% wider or narrower, centred, then add noise."""
+    batch, _, length = x.shape
+    scale = 1 + (torch.rand(batch, generator=rng) - 0.5) * 0.12
+    positions = torch.linspace(-1, 1, length)[None, :] * scale[:, None]
+    grid = torch.stack([positions, torch.zeros_like(positions)], dim=-1)[:, None]  # (B, 1, T, 2)
+    warped = F.grid_sample(x[:, :, None, :], grid, padding_mode="border", align_corners=True)[:, :, 0]
+    return (warped + 0.01 * torch.randn(warped.shape, generator=rng)).clamp(0, 1)
+
+
+def flip_and_shift(x: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
     flip = torch.rand(len(x), generator=rng) < 0.5
     x = torch.where(flip[:, None, None, None], x.flip(-1), x)
     padded = F.pad(x, (2, 2, 2, 2))
@@ -77,7 +88,11 @@ def train_victim(config: TrainConfig, log=print) -> dict:
         total_loss = 0.0
         for start in range(0, len(order), config.batch_size):
             idx = order[start:start + config.batch_size]
-            xb = augment(x_train[idx], rng) if config.flip_and_shift else x_train[idx]
+            xb = x_train[idx]
+            if config.flip_and_shift:
+                xb = flip_and_shift(xb, rng)
+            if config.stretch_and_noise:
+                xb = stretch_and_noise(xb, rng)
             loss = F.cross_entropy(model(xb), y_train[idx], label_smoothing=0.05)
             optimiser.zero_grad()
             loss.backward()

@@ -1,0 +1,132 @@
+"""The Attack page run headless by Streamlit's AppTest, and the replay it draws from a trajectory."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from rlab_core.attack import agent as agents
+from rlab_core.attack.replay import TrajectoryReplay, replay
+from rlab_core.attack.runner import filter_strengths
+from rlab_core.baselines import random_attack
+from rlab_core.filters import get_filter
+from rlab_core.victims import get_spec
+
+torch.set_num_threads(1)
+
+APP = Path(__file__).resolve().parents[1] / "app.py"
+ATTACK_PAGE = "app_pages/attack.py"
+
+
+def checked(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def attack_page(modality: str = "image") -> AppTest:
+    """The app switched to the Attack page (and to ``modality``)."""
+    at = checked(AppTest.from_file(str(APP), default_timeout=120).run())
+    checked(at.switch_page(ATTACK_PAGE).run())
+    assert at.title[0].value == "Attack"
+    if modality != "image":
+        checked(at.sidebar.selectbox(key="modality").select(modality).run())
+    return at
+
+
+def chart(at: AppTest, key: str) -> dict:
+    """The Plotly figure drawn with ``key`` (Streamlit ends a keyed element's id with its key)."""
+    found = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if c.proto.id.endswith(key)]
+    assert len(found) == 1, [c.proto.id for c in at.get("plotly_chart")]
+    return found[0]
+
+
+def strength_sliders(at: AppTest) -> list:
+    return [s for s in at.slider if s.key and s.key.startswith("strength_")]
+
+
+def test_random_attack_on_image_cnn_shows_the_result_and_replays_it() -> None:
+    at = attack_page()
+    checked(at.radio(key="attacker_image-cnn").set_value("random").run())
+    checked(at.button(key="attack").click().run())
+
+    assert len(at.success) == 1 and at.success[0].value.startswith("Fooled: **Ankle boot** →")
+    figures = {m.label: m.value for m in at.metric}
+    for label in ("Queries", "With pruning", "Patches (L0)", "L2", "L∞", "SSIM", "Remove rate", "Seconds"):
+        assert label in figures
+    assert len(at.get("download_button")) == 6  # .npy, .png, mask .npy and .png, trajectory and result .json
+
+    replay_slider = next(s for s in at.slider if s.label == "Step of the attack")
+    steps = replay_slider.value
+    assert steps == replay_slider.max > 0  # it starts at the end
+    at_end = chart(at, "replay_state")
+    checked(replay_slider.set_value(0).run())
+    at_start = chart(at, "replay_state")
+    assert at_start["data"][0]["z"] != at_end["data"][0]["z"]  # the clean input, then the adversarial one
+    assert any(c.value.startswith("Step 0: the clean input") for c in at.caption)
+    assert len(chart(at, "replay_prob")["data"][0]["x"]) == 1  # the chart up to step 0: the clean prediction
+    assert len(at.success) == 1  # the result survives the rerun
+
+
+def test_mix_hides_the_strength_slider() -> None:
+    at = attack_page()
+    assert at.selectbox(key="attack_filter").value == "mix"
+    assert not strength_sliders(at)
+    checked(at.selectbox(key="attack_filter").select("gaussian_noise").run())
+    [slider] = strength_sliders(at)
+    noise = get_filter("gaussian_noise")
+    assert (slider.min, slider.max) == noise.strength_range
+    assert slider.value == pytest.approx(filter_strengths("image-cnn", [noise])[0])
+    checked(at.selectbox(key="attack_filter").select("mix").run())
+    assert not strength_sliders(at)
+
+
+def test_ecg_dead_pixel_starts_at_the_victims_strength() -> None:
+    at = attack_page("ecg")
+    checked(at.selectbox(key="attack_filter").select("dead_pixel").run())
+    [slider] = strength_sliders(at)
+    assert slider.value == pytest.approx(1.0)
+
+
+def test_already_misclassified_input_is_not_attacked() -> None:
+    at = attack_page()
+    checked(at.number_input(key="sample_image-cnn").set_value(23).run())  # a test item image-cnn gets wrong
+    assert "already misclassified" in at.warning[0].value
+    assert not at.button  # no attack offered
+
+
+def test_without_an_agent_the_random_attacker_still_runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(agents, "AGENTS", tmp_path)  # no shipped agent for any victim
+    at = attack_page()
+    assert any(w.value.startswith("No RL agent yet") for w in at.warning)
+    assert at.radio(key="attacker_image-cnn").value == "random"
+    assert not at.button(key="attack").disabled
+    checked(at.radio(key="attacker_image-cnn").set_value("rl").run())
+    assert at.button(key="attack").disabled
+
+
+@pytest.mark.parametrize(("victim", "filter", "strength"), [
+    ("ecg-cnn", "mix", None),
+    ("image-cnn", "gaussian_noise", 0.3),
+    ("video-cnn", "mix", None),
+])
+def test_replay_rebuilds_the_adversarial_input_exactly(victim: str, filter: str, strength: float | None) -> None:
+    sample = get_spec(victim).dataset("test")[1]
+    live: list = []
+    result = random_attack(victim, sample.x, sample.y, filter, budget=120, seed=3, strength=strength, on_step=live.append)
+    assert any(r.action == "prune" for r in result.trajectory) or not result.success
+    x_adv, mask = replay(sample.x, victim, filter, strength, 3, result.trajectory)
+    assert torch.equal(x_adv, result.x_adv) and torch.equal(mask, result.mask)
+    # As on_step saw the steps (before a put-back prune is marked kept=False), and as trajectory.json holds them.
+    assert torch.equal(replay(sample.x, victim, filter, strength, 3, live)[0], result.x_adv)
+    saved = json.loads(json.dumps([r.to_dict() for r in result.trajectory]))
+    assert torch.equal(replay(sample.x, victim, filter, strength, 3, saved)[0], result.x_adv)
+    # Step 0 is the clean input; each step's patch count is the record's (or the one before, if put back).
+    assert torch.equal(replay(sample.x, victim, filter, strength, 3, result.trajectory, upto=0)[0], sample.x)
+    state = TrajectoryReplay(sample.x, victim, filter, strength, 3)
+    for record in result.trajectory:
+        before = state.n_distorted
+        state.step(record)
+        assert state.n_distorted == (record.l0_patches if record.kept else before)
