@@ -9,7 +9,9 @@ Training reads top to bottom (CleanRL style), its settings in :class:`AgentTrain
    best one (a greedy teacher) for a few steps, and measure again. This is the victim's
    sensitivity, as the published greedy search measures it at every step of every attack.
 3. Imitation: the policy learns to predict the teacher's soft choice from the observation alone,
-   a learned prior over where to distort that costs no query at attack time.
+   a learned prior over where to distort that costs no query at attack time. Then DAgger: the
+   policy walks on its own, the teacher labels the states it reaches, and it learns again on all
+   states, so that it knows what to do after its own mistakes.
 4. PPO fine-tuning (MaskablePPO) from that prior, where the reward teaches what the teacher
    cannot (when to remove, which filter, when a patch stopped helping).
 5. Selection: both the imitation policy and the fine-tuned one attack the validation split;
@@ -55,6 +57,7 @@ class AgentTrainConfig:
     n_inputs: int = 1000            # training inputs the teacher labels
     teacher_steps: int = 4          # greedy steps followed per input
     single_filter_share: float = 0.5  # inputs whose teacher uses one random filter throughout
+    dagger_rounds: int = 1          # rounds of labelling the policy's own walks (twice as long)
     imitation_epochs: int = 30
     ppo_steps: int = 50_000
     n_envs: int = 4
@@ -139,47 +142,69 @@ def training_inputs(victim: str, n: int, split: str, flips: bool, rng: np.random
 
 
 @torch.no_grad()
-def teacher_states(env: PatchAttackEnv, config: AgentTrainConfig, rng: np.random.Generator,
-                   log: Callable[[str], None]) -> list[tuple[dict, np.ndarray, np.ndarray]]:
-    """(observation, scored actions, target distribution) along greedy teacher trajectories."""
-    model, n_filters = env.model, len(env.filters)
-    states, started = [], time.time()
+def teacher_label(env: PatchAttackEnv, filters: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Measure every legal single addition of ``filters`` in the current state (training-time
+    queries, straight to the model). Returns ``(scored actions, target distribution, best
+    (filter, patch))`` or ``None`` when nothing can be added. The target is a sharp softmax of the
+    margin drop; the policy is scored over the measured additions and the legal removals."""
+    session, n_filters = env.session, len(env.filters)
+    legal = session.action_mask()
+    scored = np.zeros_like(legal)
+    scored[filters] = legal[filters]
+    candidates = np.argwhere(scored[:n_filters])
+    if len(candidates) == 0:
+        return None
+    base = session.distortion.adversarial()
+    batch = base[None].repeat(len(candidates), *[1] * base.dim())
+    for row, (f, p) in enumerate(candidates):
+        batch[row][env.grid.slices(int(p))] = session.distortion.filtered(int(p), int(f))
+    probs = torch.cat([env.model(batch[i:i + 256]).softmax(-1) for i in range(0, len(batch), 256)]).numpy()
+    true = probs[:, session.label]
+    probs[:, session.label] = -1
+    drop = session.margin - (true - probs.max(axis=1))
+    tau = 0.05 * (drop.max() - drop.min()) + 1e-6
+    target = np.zeros_like(legal, dtype=np.float32)
+    target[candidates[:, 0], candidates[:, 1]] = np.exp((drop - drop.max()) / tau)
+    target /= target.sum()
+    scored[-1] = legal[-1]
+    return scored.reshape(-1), target.reshape(-1), candidates[int(drop.argmax())]
+
+
+def labelled_walks(env: PatchAttackEnv, config: AgentTrainConfig, rng: np.random.Generator, log: Callable[[str], None],
+                   agent: Agent | None = None, steps: int | None = None) -> list[tuple[dict, np.ndarray, np.ndarray]]:
+    """(observation, scored actions, target) at every state of a walk per training input.
+
+    Without ``agent`` the walk follows the teacher's best addition (behaviour cloning); with it,
+    the agent's own choice (DAgger: the states the policy really reaches, labelled by the teacher,
+    so that it learns to recover from its own mistakes)."""
+    states, started, n_filters = [], time.time(), len(env.filters)
     for index in range(len(env.inputs)):
         env.reset(seed=int(rng.integers(2**31)), options={"index": index})
         session = env.session
-        # Half the teachers compare all filters (which one hurts most), half keep to one filter
+        # Half the walks compare all filters (which one hurts most), half keep to one filter
         # (where to put it, and that adding beats removing): attacks run with either.
         single = rng.random() < config.single_filter_share
         filters = [int(rng.integers(n_filters))] if single else list(range(n_filters))
-        for _ in range(config.teacher_steps):
-            legal = session.action_mask()
-            measured = np.zeros_like(legal)
-            measured[filters] = legal[filters]
-            candidates = np.argwhere(measured[:n_filters])
-            if len(candidates) == 0:
+        last_was_remove = False
+        for _ in range(steps or config.teacher_steps):
+            label = teacher_label(env, filters)
+            if label is None:
                 break
-            base = session.distortion.adversarial()
-            batch = base[None].repeat(len(candidates), *[1] * base.dim())
-            for row, (f, p) in enumerate(candidates):
-                batch[row][env.grid.slices(int(p))] = session.distortion.filtered(int(p), int(f))
-            probs = torch.cat([model(batch[i:i + 256]).softmax(-1) for i in range(0, len(batch), 256)]).numpy()
-            true = probs[:, session.label]
-            probs[:, session.label] = -1
-            drop = session.margin - (true - probs.max(axis=1))
-            tau = 0.05 * (drop.max() - drop.min()) + 1e-6
-            target = np.zeros_like(legal, dtype=np.float32)
-            target[candidates[:, 0], candidates[:, 1]] = np.exp((drop - drop.max()) / tau)
-            target /= target.sum()
-            # The policy is scored over the measured additions and the legal removals.
-            scored = measured.copy()
-            scored[-1] = legal[-1]
-            states.append((env._observe(), scored.reshape(-1), target.reshape(-1)))
-            best = candidates[int(drop.argmax())]
-            session.add(int(best[1]), int(best[0]))
-            if session.misclassified:
+            states.append((env._observe(), *label[:2]))
+            if agent is None:
+                kind, patch = (int(v) for v in label[2])
+            else:
+                logits = agent.logits(session, last_was_remove)
+                allowed = np.full_like(logits, -np.inf)
+                allowed[filters], allowed[-1] = logits[filters], logits[-1]
+                kind, patch = divmod(int(np.argmax(allowed)), env.grid.n_patches)
+            last_was_remove = kind == n_filters
+            session.remove(patch) if last_was_remove else session.add(patch, kind)
+            if session.misclassified or session.out_of_budget:
                 break
-        if (index + 1) % max(1, len(env.inputs) // 10) == 0:
-            log(f"teacher: {index + 1}/{len(env.inputs)} inputs, {len(states)} states ({time.time() - started:.0f}s)")
+        if (index + 1) % max(1, len(env.inputs) // 5) == 0:
+            walk = "teacher" if agent is None else "DAgger"
+            log(f"{walk}: {index + 1}/{len(env.inputs)} inputs, {len(states)} states ({time.time() - started:.0f}s)")
     return states
 
 
@@ -237,17 +262,20 @@ def train_agent(config: AgentTrainConfig, log: Callable[[str], None] = print) ->
     val = training_inputs(victim, config.n_val, val_split, False, np.random.default_rng(config.seed + 1))
     log(f"{victim}: {len(train)} training inputs, {len(val)} validation inputs ({val_split})")
 
-    # 2-3. Teacher and imitation.
+    # 2-3. Teacher, imitation, then DAgger rounds on the states the policy itself reaches.
     teacher_env = make_env(victim, train, config, budget=None)
-    states = teacher_states(teacher_env, config, rng, log)
+    states = labelled_walks(teacher_env, config, rng, log)
     envs = DummyVecEnv([lambda: make_env(victim, train, config, config.episode_budget) for _ in range(config.n_envs)])
     envs.seed(config.seed)
     model = MaskablePPO(PatchPolicy, envs, learning_rate=config.ppo_lr, n_steps=256, batch_size=256, n_epochs=4,
                         gamma=0.98, clip_range=0.1, ent_coef=0.0, seed=config.seed, verbose=0)
-    imitate(model.policy, states, config.imitation_epochs, config.seed, log)
     meta = {**asdict(config), "victim_weights_sha256": weights_hash(victim), "filters": [f.name for f in resolve_filters(config.filters)],
             "command": f"python -m rlab_core train-agent --victim {victim} --steps {config.ppo_steps} --seed {config.seed}"}
     imitation = Agent(model.policy, meta)
+    imitate(model.policy, states, config.imitation_epochs, config.seed, log)
+    for _ in range(config.dagger_rounds):
+        states += labelled_walks(teacher_env, config, rng, log, agent=imitation, steps=2 * config.teacher_steps)
+        imitate(model.policy, states, config.imitation_epochs, config.seed, log)
     imitation_state = {k: v.clone() for k, v in model.policy.state_dict().items()}
     scores = {"imitation": evaluate(imitation, victim, val, config.val_budget)}
     log(f"imitation policy on validation: {scores['imitation']}")

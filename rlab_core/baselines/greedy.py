@@ -1,0 +1,55 @@
+"""The ``greedy`` baseline: the search of the published RLAB code (Sarkar et al., AAAI 2024 demo).
+
+Each step it queries every legal single addition on its own (every clean patch under every filter
+on offer: one query each, in one batch through the same black box), then distorts the two that
+lowered the true class's probability most, and checks the result. It never removes. On a grid of
+``P`` patches and ``F`` filters a step costs ``F * P + 2`` queries here (the published code checks
+both additions with one query; our session queries after every change).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from rlab_core.attack.result import AttackResult
+from rlab_core.attack.runner import DEFAULT_BUDGET, open_session
+from rlab_core.attack.session import AttackSession
+from rlab_core.victims.blackbox import BudgetExhausted
+
+PATCHES_PER_STEP = 2
+
+
+def probe(session: AttackSession) -> tuple[np.ndarray, np.ndarray]:
+    """The true-class probability after each legal single addition: ``(candidates (k, 2), probs (k,))``."""
+    candidates = np.argwhere(session.action_mask()[:-1])
+    base = session.distortion.adversarial()
+    batch = base[None].repeat(len(candidates), *[1] * base.dim())
+    for row, (f, p) in enumerate(candidates):
+        batch[row][session.grid.slices(int(p))] = session.distortion.filtered(int(p), int(f))
+    return candidates, session.victim.probs(batch)[:, session.label]
+
+
+def greedy_attack(victim: str, x: torch.Tensor, y: int | None, filter: str = "mix", budget: int = DEFAULT_BUDGET,
+                  max_patches: int | None = None, seed: int = 0, *, strength: float | None = None,
+                  prune: bool = True, on_step=None) -> AttackResult:
+    """The published greedy search on built-in ``victim``; arguments as :func:`rlab_core.attack.attack`."""
+    session = open_session(victim, x, y, filter, budget, max_patches, seed, strength, on_step)
+    try:
+        while not session.already_misclassified and not session.misclassified and session.action_mask()[:-1].any():
+            if session.victim.remaining is not None and session.victim.remaining < 1 + PATCHES_PER_STEP:
+                break
+            candidates, true_probs = probe(session)
+            taken: set[int] = set()
+            for index in np.argsort(true_probs, kind="stable"):
+                f, p = (int(v) for v in candidates[index])
+                if p in taken or session.out_of_budget or not session.action_mask()[f, p]:
+                    continue
+                session.add(p, f)
+                taken.add(p)
+                if len(taken) == PATCHES_PER_STEP or session.misclassified:
+                    break
+        if prune:
+            session.prune()
+    except BudgetExhausted:  # a probe batch larger than what is left of the budget
+        pass
+    return session.result("greedy")
