@@ -30,28 +30,27 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
+def add_input_arguments(parser: argparse.ArgumentParser) -> None:
+    """The modality, the victim and the input (a test sample or a file) of a command."""
+    parser.add_argument("--modality", required=True, choices=MODALITIES)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--input", type=Path, help="an ECG (.csv/.npy), image or video file")
+    source.add_argument("--sample", type=int, help="item N of the victim's test split")
+    parser.add_argument("--victim", help="default: the modality's default victim")
+    parser.add_argument("--fs", type=float, help="ECG sampling rate in Hz, when the file has no time column")
+    parser.add_argument("--beat", type=int, default=0, help="which heartbeat of a longer ECG recording (from 0)")
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="rlab_core", description="Probe black-box classifiers of ECG, images and video.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     predict = commands.add_parser("predict", help="classify one input with a victim")
-    predict.add_argument("--modality", required=True, choices=MODALITIES)
-    source = predict.add_mutually_exclusive_group(required=True)
-    source.add_argument("--input", type=Path, help="an ECG (.csv/.npy), image or video file")
-    source.add_argument("--sample", type=int, help="item N of the victim's test split")
-    predict.add_argument("--victim", help="default: the modality's default victim")
-    predict.add_argument("--fs", type=float, help="ECG sampling rate in Hz, when the file has no time column")
-    predict.add_argument("--beat", type=int, default=0, help="which heartbeat of a longer ECG recording (from 0)")
+    add_input_arguments(predict)
     predict.add_argument("--json", action="store_true", help="print one JSON object")
 
     attack = commands.add_parser("attack", help="attack one input with the victim's RL agent")
-    attack.add_argument("--modality", required=True, choices=MODALITIES)
-    source = attack.add_mutually_exclusive_group(required=True)
-    source.add_argument("--input", type=Path, help="an ECG (.csv/.npy), image or video file")
-    source.add_argument("--sample", type=int, help="item N of the victim's test split")
-    attack.add_argument("--victim", help="default: the modality's default victim")
-    attack.add_argument("--fs", type=float, help="ECG sampling rate in Hz, when the file has no time column")
-    attack.add_argument("--beat", type=int, default=0, help="which heartbeat of a longer ECG recording (from 0)")
+    add_input_arguments(attack)
     attack.add_argument("--filter", default="mix", help="a filter name, 'mix' (the agent picks per step) or a comma list")
     attack.add_argument("--strength", type=float, help="the filter's strength (one filter only)")
     attack.add_argument("--filter-module", action="append", default=[], help="import a module that registers filters")

@@ -72,10 +72,11 @@ RECIPES = {
     "ecg-cnn": AgentTrainConfig("ecg-cnn", cells_per_patch=(5,), n_inputs=1500),
     "image-cnn": AgentTrainConfig("image-cnn", cells_per_patch=(4, 4), n_inputs=1500),
     "video-cnn": AgentTrainConfig("video-cnn", cells_per_patch=(1, 2, 2), n_inputs=200, teacher_steps=2,
-                                  single_filter_share=0.75, imitation_epochs=40, ppo_steps=15_000, n_val=60),
+                                  single_filter_share=0.75, imitation_epochs=40, ppo_steps=15_000, n_val=60,
+                                  dagger_rounds=0),  # each labelled state costs 2,048 video queries here
     "imagenet-efficientnet-lite0": AgentTrainConfig("imagenet-efficientnet-lite0", cells_per_patch=(4, 4), n_inputs=68,
                                                     teacher_steps=2, imitation_epochs=60, ppo_steps=2_000, n_envs=2,
-                                                    n_val=2, val_budget=100, augment_flips=True),
+                                                    n_val=2, val_budget=100, augment_flips=True, dagger_rounds=0),
 }
 
 

@@ -1,0 +1,71 @@
+"""The baselines succeed on an easy victim, and every query they report is a sample the model saw."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import rlab_core.attack.runner as runner
+from rlab_core.baselines import greedy_attack, random_attack
+from rlab_core.victims import get_spec, load_model, predict_proba
+
+torch.set_num_threads(1)
+
+
+class CountingModel(nn.Module):
+    """The victim, counting every sample that reaches it."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model, self.samples = model, 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.samples += len(x)
+        return self.model(x)
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    models: dict[str, CountingModel] = {}
+
+    def load(name: str) -> CountingModel:
+        models.setdefault(name, CountingModel(load_model(name)))
+        return models[name]
+
+    monkeypatch.setattr(runner, "load_model", load)
+    return models
+
+
+def first_correct(victim: str, start: int = 0):
+    data = get_spec(victim).dataset("test")
+    for i in range(start, len(data)):
+        if int(predict_proba(victim, data[i].x).argmax()) == data[i].y:
+            return data[i]
+    raise AssertionError("no correctly classified input")
+
+
+@pytest.mark.parametrize("baseline", [random_attack, greedy_attack])
+@pytest.mark.parametrize("victim", ["ecg-cnn", "image-cnn"])
+def test_baseline_fools_an_easy_victim_and_reports_exactly_the_models_samples(counted, baseline, victim) -> None:
+    sample = first_correct(victim)
+    result = baseline(victim, sample.x, sample.y, "gaussian_noise", budget=1000, seed=0)
+    assert result.success and result.adversarial_label != sample.y
+    assert result.queries_total == counted[victim].samples
+    assert result.queries <= result.queries_total
+
+
+def test_greedy_pays_one_query_per_candidate_per_step(counted) -> None:
+    sample = first_correct("image-cnn")
+    result = greedy_attack("image-cnn", sample.x, sample.y, "dead_pixel", budget=5000, seed=0, prune=False)
+    adds = sum(step.action == "add" for step in result.trajectory)
+    # 1 clean query, then per step a probe of every clean patch (49 - distorted so far) and its additions.
+    assert result.queries_total > 49 * (adds // 2)
+    assert all(step.action == "add" for step in result.trajectory)  # the published search never removes
+
+
+def test_budget_is_never_exceeded(counted) -> None:
+    sample = first_correct("image-cnn")
+    for baseline in (random_attack, greedy_attack):
+        result = baseline("image-cnn", sample.x, sample.y, "gaussian_blur", budget=60, seed=1)
+        assert result.queries_total <= 60
+        assert not result.success or result.queries <= 60
