@@ -13,8 +13,7 @@ import torch
 
 from rlab_core.attack.distortion import Distortion, default_context
 from rlab_core.attack.result import StepRecord, l2
-from rlab_core.attack.runner import filter_strengths
-from rlab_core.filters import resolve_filters
+from rlab_core.attack.runner import attack_filters
 from rlab_core.patches import PatchGrid, grid_for
 from rlab_core.victims import get_spec
 
@@ -31,10 +30,7 @@ class TrajectoryReplay:
     def __init__(self, x: torch.Tensor, victim: str, filter: str = "mix", strength: float | None = None,
                  seed: int = 0) -> None:
         spec = get_spec(victim)
-        filters = resolve_filters(filter)
-        if strength is not None and len(filters) != 1:
-            raise ValueError("a strength can be set for a single filter only, not for a mixture")
-        strengths = [strength] if strength is not None else filter_strengths(victim, filters)
+        filters, strengths = attack_filters(victim, filter, strength)
         self.grid: PatchGrid = grid_for(victim, spec.input_shape)
         self.distortion = Distortion(x, self.grid, filters, strengths, seed, ctx=default_context(x, spec.modality))
         self._index = {f.name: i for i, f in enumerate(filters)}

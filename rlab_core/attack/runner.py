@@ -25,13 +25,19 @@ def open_session(victim: str, x: torch.Tensor, label: int | None, filter: str = 
     overrides the victim's strength for it (see :func:`filter_strengths`).
     """
     spec = get_spec(victim)
-    filters = resolve_filters(filter)
-    if strength is not None and len(filters) != 1:
-        raise ValueError("a strength can be set for a single filter only, not for a mixture")
-    strengths = [strength] if strength is not None else filter_strengths(victim, filters)
+    filters, strengths = attack_filters(victim, filter, strength)
     black_box = BlackBox(load_model(victim), spec.input_shape, budget=budget)
     return AttackSession(black_box, x, label, grid_for(victim, spec.input_shape), filters, strengths=strengths, seed=seed,
                          max_patches=max_patches, class_names=spec.class_names, modality=spec.modality, on_step=on_step)
+
+
+def attack_filters(victim: str, filter: str, strength: float | None = None) -> tuple[list[Filter], list[float]]:
+    """The filters ``filter`` names and their strengths on ``victim`` (``strength`` overrides a
+    single filter's)."""
+    filters = resolve_filters(filter)
+    if strength is not None and len(filters) != 1:
+        raise ValueError("a strength can be set for a single filter only, not for a mixture")
+    return filters, [strength] if strength is not None else filter_strengths(victim, filters)
 
 
 def filter_strengths(victim: str, filters: list[Filter]) -> list[float]:
