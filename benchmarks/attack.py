@@ -2,14 +2,17 @@
 
 For each of the first ``--n`` correctly classified test inputs (in the split's seeded order;
 input ``i`` attacked with seed ``i``), every attack runs with every filter setting at the same
-budget and the 20% patch cap. Writes ``benchmarks/attack-<victim>.json`` and ``.md``.
+budget and the 20% patch cap. Writes ``benchmarks/attack-<victim>.json`` and ``.md``. With
+``--workers`` the attacks run in several processes; each attack's seed is its input's, so the
+figures do not depend on the number of workers (``seconds per attack`` does, on a loaded machine).
 
-Usage: python benchmarks/attack.py --victim image-cnn [--n 200] [--budget 1000]
+Usage: python benchmarks/attack.py --victim image-cnn [--n 200] [--budget 1000] [--workers 2]
 """
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import platform
 import time
 from pathlib import Path
@@ -18,6 +21,7 @@ import numpy as np
 import torch
 
 from rlab_core.attack.agent import load_agent
+from rlab_core.attack.result import AttackResult
 from rlab_core.attack.runner import attack
 from rlab_core.baselines import random_attack
 from rlab_core.filters import MIX
@@ -26,6 +30,7 @@ from rlab_core.victims import get_spec, predict_proba
 
 OUT = Path(__file__).resolve().parent
 SETTINGS = ("mix", *MIX)
+ATTACKERS = ("rl", "random")
 
 
 def clean_inputs(victim: str, n: int) -> list[tuple[int, torch.Tensor, int]]:
@@ -75,27 +80,47 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+_JOB: dict = {}  # what the worker processes share (inherited through fork)
+
+
+def run_one(task: tuple[str, str, int]) -> tuple[str, str, AttackResult]:
+    """Attack input number ``task[2]`` with attacker ``task[1]`` and filter setting ``task[0]``."""
+    setting, name, index = task
+    i, x, y = _JOB["inputs"][index]
+    victim, budget = _JOB["victim"], _JOB["budget"]
+    if name == "rl":
+        result = attack(victim, x, y, _JOB["agent"], setting, budget, seed=i)
+    else:
+        result = random_attack(victim, x, y, setting, budget, seed=i)
+    result.x_adv = result.element_mask = result.mask = None  # only the figures travel back
+    return setting, name, result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--victim", required=True)
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--budget", type=int, default=1000)
     parser.add_argument("--settings", default=",".join(SETTINGS))
+    parser.add_argument("--workers", type=int, default=1, help="processes (results do not depend on it)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    agent = load_agent(args.victim, warn=print)
-    inputs = clean_inputs(args.victim, args.n)
-    attacks = {"rl": lambda x, y, f, s: attack(args.victim, x, y, agent, f, args.budget, seed=s),
-               "random": lambda x, y, f, s: random_attack(args.victim, x, y, f, args.budget, seed=s)}
-    rows, started = [], time.time()
-    for setting in args.settings.split(","):
-        for name, run in attacks.items():
-            results = [run(x, y, setting, i) for i, x, y in inputs]
+    _JOB.update(victim=args.victim, budget=args.budget, agent=load_agent(args.victim, warn=print),
+                inputs=clean_inputs(args.victim, args.n))
+    settings = args.settings.split(",")
+    tasks = [(setting, name, k) for setting in settings for name in ATTACKERS for k in range(len(_JOB["inputs"]))]
+    started = time.time()
+    with multiprocessing.get_context("fork").Pool(args.workers) as pool:
+        done = pool.map(run_one, tasks, chunksize=4)
+    rows = []
+    for setting in settings:
+        for name in ATTACKERS:
+            results = [r for s, a, r in done if s == setting and a == name]
             rows.append({"attack": name, "filter": setting, **summarise(results, args.budget)})
             print(rows[-1], flush=True)
-    report = {"run": run_record(seed=0, victim=args.victim), "victim": args.victim, "inputs": len(inputs),
-              "budget": args.budget, "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, 1 torch thread",
+    report = {"run": run_record(seed=0, victim=args.victim), "victim": args.victim, "inputs": len(_JOB["inputs"]),
+              "budget": args.budget, "machine": f"{platform.machine()}, {args.workers} worker(s), 1 torch thread each",
               "command": f"python benchmarks/attack.py --victim {args.victim} --n {args.n} --budget {args.budget}",
               "seconds": round(time.time() - started, 1), "rows": rows}
     out = args.out or OUT / f"attack-{args.victim}.json"
