@@ -120,6 +120,7 @@ def test_a_user_filter_runs_end_to_end_with_the_agent() -> None:
     assert wins >= 4
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("modality", ["ecg", "image", "video"])
 def test_shipped_agent_fools_90_percent_with_fewer_queries_than_random(modality: str) -> None:
     victim = DEFAULT_VICTIM[modality]
