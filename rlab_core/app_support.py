@@ -17,6 +17,7 @@ import streamlit as st
 import torch
 from torch import nn
 
+from rlab_core import plots
 from rlab_core.attack.agent import Agent, agent_path, load_agent
 from rlab_core.attack.output import write_attack
 from rlab_core.attack.result import AttackResult, StepRecord
@@ -30,6 +31,7 @@ from rlab_core.victims import get_spec, load_model, predict_proba
 # No function here is named test_*: pytest would collect it from any test module that imports it.
 
 TOP_K = 5
+GALLERY_SIZE = 8  # the test samples the gallery shows as thumbnails
 
 
 @st.cache_resource(show_spinner="Loading the victim…")
@@ -49,6 +51,23 @@ def victim_test_split(victim: str):
 def victim_test_sample(victim: str, index: int) -> Sample:
     """Item ``index`` of the victim's test split, as ``--sample N`` picks it on the command line."""
     return victim_test_split(victim)[index]
+
+
+@dataclass(frozen=True)
+class Thumbnail:
+    """One test sample in the gallery: its picture (a PNG), name and true label (``None``: unlabelled)."""
+
+    png: bytes
+    name: str
+    label: str | None
+
+
+@st.cache_data(show_spinner="Drawing the gallery…", max_entries=16)
+def gallery(victim: str, count: int = GALLERY_SIZE) -> list[Thumbnail]:
+    """Thumbnails of the first ``count`` items of the victim's test split (fewer if it is shorter)."""
+    split, names = victim_test_split(victim), get_spec(victim).class_names
+    items = [split[index] for index in range(min(count, len(split)))]
+    return [Thumbnail(plots.thumbnail(item.x), item.name, None if item.y is None else names[item.y]) for item in items]
 
 
 @st.cache_data(show_spinner="Reading the file…", max_entries=16)

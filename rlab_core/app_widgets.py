@@ -1,4 +1,5 @@
-"""Widgets more than one page lays out: choosing the input (a test sample or an upload).
+"""Widgets more than one page lays out: choosing the input (a test sample, from the gallery or by
+number, or an upload).
 
 Pages import these rather than each other (a page's module runs its page when imported). Streamlit
 forgets a widget's value when a page without it runs, so each page starts at test sample 0.
@@ -14,12 +15,15 @@ from rlab_core.victims import VictimSpec
 
 
 def choose_input(spec: VictimSpec) -> Sample:
-    """The test-sample picker and the upload box side by side; a usable upload wins."""
-    gallery, uploads = st.columns(2)
+    """A gallery of the first test samples above the test-sample picker and the upload box; a usable upload wins."""
+    gallery = st.container()
+    picker, uploads = st.columns(2)
     with uploads:  # filled first: a usable upload replaces the test sample
         loaded = read_upload(spec)
-    with gallery:
-        sample = pick_test_sample(spec, disabled=loaded is not None)
+    with picker:
+        index, sample = pick_test_sample(spec, disabled=loaded is not None)
+    with gallery:  # filled last, to mark the sample the picker holds
+        show_gallery(spec, index, disabled=loaded is not None)
     return loaded.sample if loaded is not None else sample
 
 
@@ -47,18 +51,45 @@ def read_upload(spec: VictimSpec) -> LoadedInput | None:
     return loaded
 
 
-def pick_test_sample(spec: VictimSpec, disabled: bool) -> Sample:
-    """Item N of the victim's test split (the CLI's ``--sample N``)."""
+def sample_key(spec: VictimSpec) -> str:
+    """The session-state key of the test-sample picker. A key per victim: each test split has its
+    own length, so its own widget."""
+    return f"sample_{spec.name}"
+
+
+def pick_test_sample(spec: VictimSpec, disabled: bool) -> tuple[int, Sample]:
+    """Item N of the victim's test split (the CLI's ``--sample N``), and N."""
     count = len(app_support.victim_test_split(spec.name))
-    # A key per victim: each test split has its own length, so its own widget.
-    index = st.number_input(f"Test sample (0 to {count - 1})", min_value=0, max_value=count - 1, value=0, step=1,
-                            key=f"sample_{spec.name}", disabled=disabled)
-    sample = app_support.victim_test_sample(spec.name, int(index))
+    # No value=: it starts at min_value, and a gallery button may set it through its key.
+    index = int(st.number_input(f"Test sample by number (0 to {count - 1})", min_value=0,
+                                max_value=count - 1, step=1, key=sample_key(spec), disabled=disabled))
+    sample = app_support.victim_test_sample(spec.name, index)
     if disabled:
         st.caption("An upload is shown: remove it (×) to browse the test split.")
     else:
         st.caption(f"{sample.name}, true label: {true_label(spec, sample) or 'none (unlabelled)'}")
-    return sample
+    return index, sample
+
+
+def show_gallery(spec: VictimSpec, selected: int, disabled: bool) -> None:
+    """Thumbnails of the first test samples, each with its true label and a button choosing it;
+    the chosen one's button is highlighted (unless an upload is shown instead)."""
+    thumbnails = app_support.gallery(spec.name)
+    for index, (column, thumb) in enumerate(zip(st.columns(app_support.GALLERY_SIZE), thumbnails)):
+        chosen = index == selected and not disabled
+        with column:
+            st.image(thumb.png)
+            st.caption(thumb.label or thumb.name, wrap=False)  # one line each, so that the buttons line up
+            # The button sets the picker's value in its callback, before the rerun draws the picker:
+            # a widget's value cannot change once the widget is drawn.
+            st.button(str(index), key=f"gallery_{spec.name}_{index}", on_click=_choose, args=(sample_key(spec), index),
+                      type="primary" if chosen else "secondary", icon=":material/check:" if chosen else None,
+                      width="stretch", disabled=disabled,
+                      help=f"{thumb.name}: {thumb.label or 'unlabelled'}" + (" (shown)" if chosen else ""))
+
+
+def _choose(key: str, index: int) -> None:
+    st.session_state[key] = index
 
 
 def true_label(spec: VictimSpec, sample: Sample) -> str | None:

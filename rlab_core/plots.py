@@ -1,10 +1,13 @@
 """Plotly figures of inputs, predictions and attacks, for the app. Drawing only: nothing here computes results."""
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import plotly.express as px
 import plotly.graph_objects as go
 import torch
+from PIL import Image, ImageDraw
 
 from rlab_core.attack.replay import put_back
 from rlab_core.patches import PatchGrid
@@ -16,6 +19,9 @@ LINE = "#1f77b4"
 BEAT_SHADE = "rgba(120, 120, 120, 0.15)"
 CHOSEN_SHADE = "rgba(255, 127, 14, 0.35)"
 TRUE_CLASS = "#2ca02c"
+THUMBNAIL = 96  # the gallery's thumbnails: their longer side, in pixels
+THUMBNAIL_BEAT = (THUMBNAIL, 64)  # an ECG beat's thumbnail, width and height
+SUPERSAMPLE = 4  # a beat's line is drawn this many times larger, then shrunk: smooth edges
 
 
 def input_figure(sample: Sample) -> go.Figure:
@@ -61,6 +67,38 @@ def _frames_figure(x: torch.Tensor) -> go.Figure:
 def _squeeze_still(frames: np.ndarray) -> np.ndarray:
     """``px.imshow`` wants a still as ``(H, W[, 3])`` and a clip as ``(T, H, W[, 3])``."""
     return frames[0] if len(frames) == 1 else frames
+
+
+def thumbnail(x: torch.Tensor, size: int = THUMBNAIL) -> bytes:
+    """A small PNG of an input for the gallery (``size`` pixels on its longer side): an image as it
+    is, a clip's middle frame, an ECG beat as a line. Pictures, not Plotly figures: quick to send and draw."""
+    if x.dim() == 2:
+        picture = _beat_thumbnail(x[0].numpy(), (size, round(size * THUMBNAIL_BEAT[1] / THUMBNAIL_BEAT[0])))
+    else:
+        frame = x if x.dim() == 3 else x[:, x.shape[1] // 2]  # (C, H, W)
+        pixels = (frame.permute(1, 2, 0).clamp(0, 1).numpy() * 255).round().astype(np.uint8)
+        picture = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
+        factor = size / max(picture.size)
+        # Small pictures (28 x 28) grow as crisp blocks; large ones (224 x 224) shrink smoothly.
+        resample = Image.Resampling.NEAREST if factor >= 2 else Image.Resampling.LANCZOS
+        picture = picture.resize(tuple(max(1, round(side * factor)) for side in picture.size), resample)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def _beat_thumbnail(values: np.ndarray, shape: tuple[int, int]) -> Image.Image:
+    """A beat's line on white in a light frame, ``shape`` = (width, height)."""
+    width, height = shape[0] * SUPERSAMPLE, shape[1] * SUPERSAMPLE
+    picture = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(picture)
+    low, high = float(values.min()), float(values.max())
+    pad = 0.12 * height
+    ys = height - pad - (values - low) / ((high - low) or 1.0) * (height - 2 * pad)
+    xs = pad / 2 + np.arange(len(values)) * (width - pad) / max(len(values) - 1, 1)
+    draw.line(list(zip(xs.tolist(), ys.tolist())), fill=LINE, width=2 * SUPERSAMPLE, joint="curve")
+    draw.rectangle([0, 0, width - 1, height - 1], outline="#d0d0d0", width=SUPERSAMPLE)
+    return picture.resize(shape, Image.Resampling.LANCZOS)
 
 
 def recording_figure(recording: np.ndarray, fs: float | None, beats: list[tuple[int, int]], chosen: int) -> go.Figure:

@@ -10,12 +10,15 @@ from pathlib import Path
 import neurokit2 as nk
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from rlab_core import app_support
+from rlab_core import app_support, plots
 from rlab_core.datasets import FashionMNIST
 from rlab_core.victims import get_spec, load_model, registry
+
+torch.set_num_threads(1)
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 FASHION = FashionMNIST.class_names
@@ -53,6 +56,15 @@ def bar_names(at: AppTest) -> list[str]:
 
 def headings(at: AppTest) -> list[str]:
     return [heading.value for heading in at.subheader]
+
+
+def gallery_buttons(at: AppTest, victim: str) -> list:
+    return [b for b in at.button if b.key and b.key.startswith(f"gallery_{victim}_")]
+
+
+def highlighted(at: AppTest, victim: str) -> list[str]:
+    """The keys of the gallery's highlighted (primary) buttons: the sample shown."""
+    return [b.key for b in gallery_buttons(at, victim) if b.proto.type == "primary"]
 
 
 def png(x: np.ndarray) -> bytes:
@@ -118,6 +130,60 @@ def test_unlabelled_photo_for_the_imagenet_victim() -> None:
     assert top1(at) in get_spec("imagenet-efficientnet-lite0").class_names
 
 
+def test_gallery_shows_the_first_test_samples_and_a_button_chooses_one() -> None:
+    at = start()
+    assert len(at.get("image")) == 8 and len(gallery_buttons(at, "image-cnn")) == 8
+    labels = [FASHION[FashionMNIST("test")[i].y] for i in range(8)]
+    assert [c.value for c in at.caption if c.value in FASHION] == labels  # each thumbnail's true label
+    assert highlighted(at, "image-cnn") == ["gallery_image-cnn_0"]
+
+    checked(at.button(key="gallery_image-cnn_3").click().run())
+    assert at.number_input(key="sample_image-cnn").value == 3  # the picker follows
+    assert "Fashion-MNIST test 3" in headings(at)
+    assert "True label: **Trouser** (correct)" in [md.value for md in at.markdown]
+    assert highlighted(at, "image-cnn") == ["gallery_image-cnn_3"]
+
+    checked(at.number_input(key="sample_image-cnn").set_value(12).run())  # beyond the gallery
+    assert "Fashion-MNIST test 12" in headings(at)
+    assert not highlighted(at, "image-cnn")
+    checked(at.button(key="gallery_image-cnn_1").click().run())  # and back
+    assert at.number_input(key="sample_image-cnn").value == 1
+    assert "Fashion-MNIST test 1" in headings(at)
+
+
+@pytest.mark.parametrize(("modality", "victim"), [("ecg", "ecg-cnn"), ("video", "video-cnn")])
+def test_gallery_of_beats_and_clips(modality: str, victim: str) -> None:
+    at = start(modality)
+    assert len(at.get("image")) == 8
+    checked(at.button(key=f"gallery_{victim}_2").click().run())
+    assert at.number_input(key=f"sample_{victim}").value == 2
+    assert get_spec(victim).dataset("test")[2].name in headings(at)
+    assert highlighted(at, victim) == [f"gallery_{victim}_2"]
+
+
+@pytest.mark.parametrize(("shape", "size"), [((1, 28, 28), (96, 96)), ((1, 140), (96, 64)),
+                                             ((3, 224, 224), (96, 96)), ((3, 8, 224, 224), (96, 96)),
+                                             ((1, 16, 64, 64), (96, 96))])
+def test_thumbnails_are_small_pictures(shape: tuple[int, ...], size: tuple[int, int]) -> None:
+    thumb = Image.open(io.BytesIO(plots.thumbnail(torch.rand(shape))))
+    assert thumb.size == size
+
+
+def test_gallery_of_a_short_split_of_clips() -> None:
+    thumbnails = app_support.gallery("video-imagenet-frames")  # two 3x8x224x224 clips, unlabelled
+    assert [t.label for t in thumbnails] == [None, None]
+    assert all(Image.open(io.BytesIO(t.png)).size == (96, 96) for t in thumbnails)
+
+
+def test_gallery_on_the_attack_page() -> None:
+    at = start()
+    checked(at.switch_page("app_pages/attack.py").run())
+    checked(at.button(key="gallery_image-cnn_1").click().run())
+    assert at.number_input(key="sample_image-cnn").value == 1
+    assert "Fashion-MNIST test 1, true label: Pullover" in [c.value for c in at.caption]
+    assert highlighted(at, "image-cnn") == ["gallery_image-cnn_1"]
+
+
 def test_bad_upload_is_reported_and_the_gallery_keeps_working() -> None:
     at = start()
     checked(at.file_uploader(key="upload_image").set_value(("broken.png", b"not an image", "image/png")).run())
@@ -136,6 +202,7 @@ def test_uploaded_image_is_shown_and_predicted() -> None:
     assert "No true label: the victim's top-1 stands in for it." in [md.value for md in at.markdown]
     assert top1(at) in FASHION
     assert at.number_input(key="sample_image-cnn").disabled  # the upload, not the test sample, is shown
+    assert all(b.disabled for b in gallery_buttons(at, "image-cnn")) and not highlighted(at, "image-cnn")
 
 
 def test_ecg_recording_needs_a_rate_then_offers_its_beats() -> None:

@@ -96,10 +96,19 @@ def test_upload_an_image_in_a_real_browser(app_url: str, tmp_path: Path) -> None
             expect(page.get_by_text(re.compile(r"^Top-1:"))).to_have_text(TOP1)
             expect(page.get_by_test_id("stPlotlyChart")).to_have_count(2)  # the upload and the top-5 bars
             expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=ANSWER_MS)  # the rerun is over
-            SCREENSHOT.parent.mkdir(exist_ok=True)
-            page.screenshot(path=SCREENSHOT, full_page=True)
+            save_screenshot(page, SCREENSHOT)
         finally:
             browser.close()
+
+
+def save_screenshot(page, path) -> None:
+    """The whole page: Streamlit scrolls inside its main area, which a full-page shot does not
+    unroll, so the window is first fitted to that area's height."""
+    height = page.get_by_test_id("stMain").evaluate("main => main.scrollHeight")
+    page.set_viewport_size({"width": 1400, "height": min(int(height) + 40, 6000)})
+    page.wait_for_timeout(1500)  # let Plotly redraw at the new size
+    path.parent.mkdir(exist_ok=True)
+    page.screenshot(path=path, full_page=True)
 
 
 @pytest.mark.browser
@@ -121,11 +130,6 @@ def test_attack_the_default_sample_in_a_real_browser(app_url: str) -> None:
             expect(page.get_by_text("Step of the attack")).to_be_visible(timeout=ANSWER_MS)
             expect(page.get_by_test_id("stDownloadButton")).to_have_count(6)
             expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=ANSWER_MS)  # the run is over
-            # Streamlit scrolls inside its main area, which a full-page shot does not unroll: fit the window to it.
-            height = page.get_by_test_id("stMain").evaluate("main => main.scrollHeight")
-            page.set_viewport_size({"width": 1400, "height": min(int(height) + 40, 6000)})
-            page.wait_for_timeout(1500)  # let Plotly redraw at the new size
-            ATTACK_SCREENSHOT.parent.mkdir(exist_ok=True)
-            page.screenshot(path=ATTACK_SCREENSHOT, full_page=True)
+            save_screenshot(page, ATTACK_SCREENSHOT)
         finally:
             browser.close()
