@@ -121,7 +121,8 @@ def main() -> None:
             print(rows[-1], flush=True)
     report = {"run": run_record(seed=0, victim=args.victim), "victim": args.victim, "inputs": len(_JOB["inputs"]),
               "budget": args.budget, "machine": f"{platform.machine()}, {args.workers} worker(s), 1 torch thread each",
-              "command": f"python benchmarks/attack.py --victim {args.victim} --n {args.n} --budget {args.budget}",
+              "command": f"python benchmarks/attack.py --victim {args.victim} --n {args.n} --budget {args.budget}"
+                         + ("" if args.settings == ",".join(SETTINGS) else f" --settings {args.settings}"),
               "seconds": round(time.time() - started, 1), "rows": rows}
     out = args.out or OUT / f"attack-{args.victim}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
