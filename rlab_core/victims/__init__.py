@@ -1,4 +1,5 @@
-"""Victims: the built-in classifiers, how to load them, and (soon) the black-box wrapper."""
+"""Victims: the built-in classifiers, how to load them, and the black-box wrapper every attack goes through."""
+from rlab_core.victims.blackbox import BlackBox, BudgetExhausted
 from rlab_core.victims.registry import (
     DEFAULT_VICTIM,
     MODALITIES,
@@ -12,5 +13,5 @@ from rlab_core.victims.registry import (
     weights_hash,
 )
 
-__all__ = ["DEFAULT_VICTIM", "MODALITIES", "VICTIMS", "VictimError", "VictimSpec", "get_spec", "load_model",
+__all__ = ["BlackBox", "BudgetExhausted", "DEFAULT_VICTIM", "MODALITIES", "VICTIMS", "VictimError", "VictimSpec", "get_spec", "load_model",
            "predict_proba", "victims_for", "weights_hash"]
