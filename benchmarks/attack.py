@@ -6,7 +6,7 @@ budget and the 20% patch cap. Writes ``benchmarks/attack-<victim>.json`` and ``.
 ``--workers`` the attacks run in several processes; each attack's seed is its input's, so the
 figures do not depend on the number of workers (``seconds per attack`` does, on a loaded machine).
 
-Usage: python benchmarks/attack.py --victim image-cnn [--n 200] [--budget 1000] [--workers 2]
+Usage: python -m benchmarks.attack --victim image-cnn [--n 200] [--budget 1000] [--workers 2]
 """
 from __future__ import annotations
 
@@ -121,7 +121,7 @@ def main() -> None:
             print(rows[-1], flush=True)
     report = {"run": run_record(seed=0, victim=args.victim), "victim": args.victim, "inputs": len(_JOB["inputs"]),
               "budget": args.budget, "machine": f"{platform.machine()}, {args.workers} worker(s), 1 torch thread each",
-              "command": f"python benchmarks/attack.py --victim {args.victim} --n {args.n} --budget {args.budget}"
+              "command": f"python -m benchmarks.attack --victim {args.victim} --n {args.n} --budget {args.budget}"
                          + ("" if args.settings == ",".join(SETTINGS) else f" --settings {args.settings}"),
               "seconds": round(time.time() - started, 1), "rows": rows}
     out = args.out or OUT / f"attack-{args.victim}.json"

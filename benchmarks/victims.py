@@ -4,7 +4,7 @@ Trained victims: accuracy, macro-F1 and the confusion matrix over the whole test
 ImageNet victims (pretrained, and our natural test inputs carry no labels): the top-1 class and
 probability of every built-in natural test image and clip.
 
-Usage: python benchmarks/victims.py        (deterministic: the splits are fixed and seeded)
+Usage: python -m benchmarks.victims        (deterministic: the splits are fixed and seeded)
 """
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def measure_pretrained(name: str) -> dict:
 
 
 def markdown(results: dict) -> str:
-    lines = ["# Victims on their test splits", "", f"Made by `python benchmarks/victims.py` on {results['machine']}.", "",
+    lines = ["# Victims on their test splits", "", f"Made by `python -m benchmarks.victims` on {results['machine']}.", "",
              "| victim | test set | items | accuracy | macro-F1 | ms / input |", "|---|---|---|---|---|---|"]
     for name, r in results["victims"].items():
         if "accuracy" in r:

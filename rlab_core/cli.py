@@ -61,6 +61,15 @@ def build_parser() -> Parser:
     attack.add_argument("--out", type=Path, help="write trajectory.json, result.json, the adversarial input and the mask here")
     attack.add_argument("--json", action="store_true", help="print one JSON object")
 
+    explain = commands.add_parser("explain", help="explain the victim's decision: RL maps beside Captum's")
+    add_input_arguments(explain)
+    explain.add_argument("--methods", default="rl,rl_hard,saliency,ig,gradcam,occlusion",
+                         help="comma list of rl, rl_hard, saliency, ig, gradcam, occlusion")
+    explain.add_argument("--budget", type=int, default=DEFAULT_BUDGET, help="queries of each RL attack")
+    explain.add_argument("--seed", type=int, default=0)
+    explain.add_argument("--out", type=Path, help="write each map as .npy and a viewable overlay here")
+    explain.add_argument("--json", action="store_true", help="print one JSON object")
+
     agent = commands.add_parser("train-agent", help="train a victim's RL agent and save it in assets/agents/")
     agent.add_argument("--victim", required=True)
     agent.add_argument("--steps", type=int, help="PPO steps (default: the victim's recipe)")
@@ -172,6 +181,40 @@ def cmd_attack(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from rlab_core.attack.agent import AgentError
+    from rlab_core.explain import explain, parse_methods
+    from rlab_core.explain.output import write_explanation
+
+    victim = resolve_victim(args.modality, args.victim)
+    if args.budget < 2:
+        raise UsageError("--budget must be at least 2 (the clean prediction and one step)")
+    try:
+        methods = parse_methods(args.methods)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    sample = chosen_input(args, victim)
+    try:
+        explanation = explain(victim, sample.x, sample.y, methods, args.budget, args.seed, truth=sample.mask)
+    except AgentError as err:
+        raise UsageError(str(err)) from None
+    summary = {"run": run_record(seed=args.seed, victim=victim), "modality": args.modality, "input": sample.name,
+               "true_label": sample.y, "budget": args.budget, "ground_truth": explanation.scores is not None,
+               **explanation.summary()}
+    if args.out:
+        write_explanation(args.out, explanation, sample, summary, get_spec(victim))
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    print(f"{sample.name}: {explanation.label_name} by {victim}; gradient methods are white-box")
+    for name, entry in summary["methods"].items():
+        scores = "" if explanation.scores is None else (
+            f"  dice {entry['dice']:.3f}  iou {entry['iou']:.3f}  pointing {entry['pointing']}")
+        queries = "white-box" if entry["white_box"] else f"{entry['queries']} queries"
+        print(f"  {name:10s} {queries}{scores}")
+    return 0
+
+
 def cmd_train_agent(args: argparse.Namespace) -> int:
     from rlab_core.attack.agent import recipe, train_agent
 
@@ -201,7 +244,7 @@ def cmd_train_victim(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"predict": cmd_predict, "attack": cmd_attack, "train-agent": cmd_train_agent, "train-victim": cmd_train_victim}
+COMMANDS = {"predict": cmd_predict, "attack": cmd_attack, "explain": cmd_explain, "train-agent": cmd_train_agent, "train-victim": cmd_train_victim}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,6 +23,8 @@ DEFAULT_PATCH_SIZE: dict[str, tuple[int, ...]] = {
     "imagenet-efficientnet-lite0": (32, 32),  # (3, 224, 224): 7 x 7 = 49, the published default
     "video-cnn": (2, 8, 8),                 # (1, 16, 64, 64): 8 x 8 x 8 = 512 cubes
     "video-imagenet-frames": (8, 32, 32),   # (3, 8, 224, 224): 1 x 7 x 7 = 49 cubes
+    "ecg-loc-cnn": (20,),                   # (1, 560): 28 windows of 20 samples, 7 per beat
+    "image-loc-cnn": (8, 8),                # (1, 64, 64): 8 x 8 = 64 tiles
 }
 
 
@@ -134,13 +136,17 @@ class PatchGrid:
         Returns:
             bool tensor of shape ``input_shape[1:]`` (no channel axis).
         """
-        patch_mask = torch.as_tensor(patch_mask)
-        if tuple(patch_mask.shape) != (self.n_patches,):
-            raise ValueError(f"patch_mask must have shape ({self.n_patches},), got {tuple(patch_mask.shape)}")
-        mask = patch_mask.bool().reshape(self.grid_shape)
+        return self.expand(torch.as_tensor(patch_mask).bool())
+
+    def expand(self, patch_values: torch.Tensor) -> torch.Tensor:
+        """Give every element the value of its patch: ``(n_patches,)`` -> ``input_shape[1:]``, same dtype."""
+        patch_values = torch.as_tensor(patch_values)
+        if tuple(patch_values.shape) != (self.n_patches,):
+            raise ValueError(f"patch values must have shape ({self.n_patches},), got {tuple(patch_values.shape)}")
+        values = patch_values.reshape(self.grid_shape)
         for d, (p, s) in enumerate(zip(self.patch_size, self.spatial_shape)):
-            mask = mask.repeat_interleave(p, dim=d).narrow(d, 0, s)  # ragged edge: crop the overhang
-        return mask
+            values = values.repeat_interleave(p, dim=d).narrow(d, 0, s)  # ragged edge: crop the overhang
+        return values
 
     def patch_fraction(self, element_mask: torch.Tensor) -> torch.Tensor:
         """The fraction of each patch's elements that are set (nonzero) in ``element_mask``.

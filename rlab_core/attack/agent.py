@@ -77,6 +77,8 @@ RECIPES = {
     "imagenet-efficientnet-lite0": AgentTrainConfig("imagenet-efficientnet-lite0", cells_per_patch=(4, 4), n_inputs=68,
                                                     teacher_steps=2, imitation_epochs=60, ppo_steps=2_000, n_envs=2,
                                                     n_val=2, val_budget=100, augment_flips=True, dagger_rounds=0),
+    "ecg-loc-cnn": AgentTrainConfig("ecg-loc-cnn", cells_per_patch=(5,), n_inputs=1500),
+    "image-loc-cnn": AgentTrainConfig("image-loc-cnn", cells_per_patch=(4, 4), n_inputs=800, ppo_steps=20_000),
 }
 
 
@@ -155,10 +157,7 @@ def teacher_label(env: PatchAttackEnv, filters: list[int]) -> tuple[np.ndarray, 
     candidates = np.argwhere(scored[:n_filters])
     if len(candidates) == 0:
         return None
-    base = session.distortion.adversarial()
-    batch = base[None].repeat(len(candidates), *[1] * base.dim())
-    for row, (f, p) in enumerate(candidates):
-        batch[row][env.grid.slices(int(p))] = session.distortion.filtered(int(p), int(f))
+    batch = session.distortion.with_each_addition(candidates)
     probs = torch.cat([env.model(batch[i:i + 256]).softmax(-1) for i in range(0, len(batch), 256)]).numpy()
     true = probs[:, session.label]
     probs[:, session.label] = -1

@@ -5,6 +5,7 @@ import hashlib
 import operator
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 from rlab_core.filters import Filter, FilterContext
@@ -119,6 +120,16 @@ class Distortion:
             if filter_index >= 0:
                 out[self.grid.slices(patch)] = self.filtered(patch, filter_index)
         return out
+
+    def with_each_addition(self, candidates: np.ndarray) -> torch.Tensor:
+        """The current adversarial input once per ``(filter_index, patch)`` row of ``candidates``,
+        each with that one addition made: ``(len(candidates), *input_shape)``. Greedy search and
+        the agent's teacher measure every single addition this way."""
+        base = self.adversarial()
+        batch = base[None].repeat(len(candidates), *[1] * base.dim())
+        for row, (filter_index, patch) in enumerate(candidates):
+            batch[row][self.grid.slices(int(patch))] = self.filtered(int(patch), int(filter_index))
+        return batch
 
     def filtered(self, patch: int, filter_index: int) -> torch.Tensor:
         """``patch`` under filter ``filter_index``, computed once from the clean input."""

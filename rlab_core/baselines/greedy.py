@@ -22,11 +22,7 @@ PATCHES_PER_STEP = 2
 def probe(session: AttackSession) -> tuple[np.ndarray, np.ndarray]:
     """The true-class probability after each legal single addition: ``(candidates (k, 2), probs (k,))``."""
     candidates = np.argwhere(session.action_mask()[:-1])
-    base = session.distortion.adversarial()
-    batch = base[None].repeat(len(candidates), *[1] * base.dim())
-    for row, (f, p) in enumerate(candidates):
-        batch[row][session.grid.slices(int(p))] = session.distortion.filtered(int(p), int(f))
-    return candidates, session.victim.probs(batch)[:, session.label]
+    return candidates, session.victim.probs(session.distortion.with_each_addition(candidates))[:, session.label]
 
 
 def greedy_attack(victim: str, x: torch.Tensor, y: int | None, filter: str = "mix", budget: int = DEFAULT_BUDGET,

@@ -5,9 +5,11 @@ Every loader is indexable and returns :class:`Sample` items whose ``x`` is chann
 """
 from rlab_core.datasets.base import SPLITS, stratified_split
 from rlab_core.datasets.ecg5000 import ECG5000
+from rlab_core.datasets.ecg_strips import EcgStrips
 from rlab_core.datasets.fashion_mnist import FashionMNIST
+from rlab_core.datasets.fashion_on_texture import FashionOnTexture
 from rlab_core.datasets.moving_digits import MovingDigits
 from rlab_core.datasets.natural import NaturalClips, NaturalImages
 from rlab_core.sample import Sample
 
-__all__ = ["SPLITS", "Sample", "stratified_split", "ECG5000", "FashionMNIST", "MovingDigits", "NaturalClips", "NaturalImages"]
+__all__ = ["SPLITS", "Sample", "stratified_split", "ECG5000", "EcgStrips", "FashionMNIST", "FashionOnTexture", "MovingDigits", "NaturalClips", "NaturalImages"]

@@ -70,3 +70,49 @@ class VideoCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
+
+
+class EcgStripCNN(nn.Module):
+    """1D CNN for a strip of several beats ``(B, 1, 560)``: is one of them abnormal, and how?
+
+    Standardised per strip like :class:`EcgCNN`; global max pooling, because one odd beat
+    anywhere decides the class however many normal beats surround it.
+    """
+
+    def __init__(self, n_classes: int = 3) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            *_block(nn.Conv1d, nn.BatchNorm1d, 1, 32, kernel_size=7, padding=3),
+            nn.MaxPool1d(2),
+            *_block(nn.Conv1d, nn.BatchNorm1d, 32, 64, kernel_size=5, padding=2),
+            nn.MaxPool1d(2),
+            *_block(nn.Conv1d, nn.BatchNorm1d, 64, 64, kernel_size=5, padding=2),
+            nn.MaxPool1d(2),
+            *_block(nn.Conv1d, nn.BatchNorm1d, 64, 128, kernel_size=5, padding=2),
+        )
+        self.head = nn.Sequential(nn.AdaptiveMaxPool1d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(128, n_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = (x - x.mean(dim=-1, keepdim=True)) / (x.std(dim=-1, keepdim=True) + 1e-6)
+        return self.head(self.features(x))
+
+
+class TextureImageCNN(nn.Module):
+    """2D CNN for a ``(B, 1, 64, 64)`` garment on a textured background; global max pooling
+    finds the garment wherever it lies."""
+
+    def __init__(self, n_classes: int = 10) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            *_block(nn.Conv2d, nn.BatchNorm2d, 1, 32, kernel_size=3, padding=1),
+            nn.MaxPool2d(2),
+            *_block(nn.Conv2d, nn.BatchNorm2d, 32, 64, kernel_size=3, padding=1),
+            nn.MaxPool2d(2),
+            *_block(nn.Conv2d, nn.BatchNorm2d, 64, 64, kernel_size=3, padding=1),
+            nn.MaxPool2d(2),
+            *_block(nn.Conv2d, nn.BatchNorm2d, 64, 128, kernel_size=3, padding=1),
+        )
+        self.head = nn.Sequential(nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Dropout(0.3), nn.Linear(128, n_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))

@@ -13,7 +13,9 @@ from torch import nn
 from rlab_core import ASSETS
 from rlab_core.datasets import (
     ECG5000,
+    EcgStrips,
     FashionMNIST,
+    FashionOnTexture,
     MovingDigits,
     NaturalClips,
     NaturalImages,
@@ -24,7 +26,7 @@ from rlab_core.victims.imagenet import (
     FramesClassifier,
     imagenet_weights_path,
 )
-from rlab_core.victims.models import EcgCNN, ImageCNN, VideoCNN
+from rlab_core.victims.models import EcgCNN, EcgStripCNN, ImageCNN, TextureImageCNN, VideoCNN
 
 MODALITIES = ("ecg", "image", "video")
 WEIGHTS = ASSETS / "victims"
@@ -63,6 +65,11 @@ VICTIMS: dict[str, VictimSpec] = {spec.name: spec for spec in (
     VictimSpec("video-imagenet-frames", "video", (3, 8, 224, 224), IMAGENET_CLASSES,
                lambda: FramesClassifier(EfficientNetLite0()), NaturalClips,
                "EfficientNet-Lite0 on 8 frames of a clip, probabilities averaged", trained_here=False),
+    # The localisation victims: their test splits carry exact ground-truth masks (Explain page).
+    VictimSpec("ecg-loc-cnn", "ecg", (1, 560), EcgStrips.class_names, EcgStripCNN, EcgStrips,
+               "1D CNN finding the abnormal beat in strips of four ECG5000 beats", strengths={"dead_pixel": 1.0}),
+    VictimSpec("image-loc-cnn", "image", (1, 64, 64), FashionOnTexture.class_names, TextureImageCNN, FashionOnTexture,
+               "CNN classifying Fashion-MNIST garments pasted on real textures"),
 )}
 DEFAULT_VICTIM = {"ecg": "ecg-cnn", "image": "image-cnn", "video": "video-cnn"}
 

@@ -34,6 +34,8 @@ DEFAULTS = {
     "ecg-cnn": TrainConfig("ecg-cnn", epochs=80, batch_size=64, lr=3e-3, stretch_and_noise=True),
     "image-cnn": TrainConfig("image-cnn", epochs=15, batch_size=128, lr=2e-3, flip_and_shift=True),
     "video-cnn": TrainConfig("video-cnn", epochs=14, batch_size=32, lr=2e-3, fresh_data_each_epoch=True),
+    "ecg-loc-cnn": TrainConfig("ecg-loc-cnn", epochs=40, batch_size=64, lr=3e-3, stretch_and_noise=True),
+    "image-loc-cnn": TrainConfig("image-loc-cnn", epochs=10, batch_size=128, lr=2e-3, flip_and_shift=True),
 }
 
 

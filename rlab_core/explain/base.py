@@ -1,0 +1,37 @@
+"""What every explanation method returns, and the reference input the perturbation methods share."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class AttributionMap:
+    """One method's map over an input's elements.
+
+    ``values`` has the input's non-channel shape (channels are folded in by each method); larger
+    means more important. ``queries`` counts the victim's forward passes for black-box methods
+    (``None`` for gradient methods, which are white-box: they read the network's gradients).
+    """
+
+    method: str
+    values: torch.Tensor
+    white_box: bool
+    queries: int | None
+    seconds: float
+
+
+def reference_input(x: torch.Tensor) -> torch.Tensor:
+    """The "absent" input of Integrated Gradients and Occlusion: each channel's median, everywhere.
+
+    On an ECG that is the recording's baseline (what the dead-pixel filter flattens to); on the
+    digit clips it is the black background; on a textured image, the texture's typical grey.
+    """
+    median = x.flatten(1).median(dim=1).values
+    return median.reshape(-1, *[1] * (x.dim() - 1)).expand_as(x).clone()
+
+
+def fold_channels(attribution: torch.Tensor) -> torch.Tensor:
+    """``(1, C, *axes)`` signed attributions -> ``(*axes)``: the absolute value summed over channels."""
+    return attribution[0].abs().sum(dim=0).detach()

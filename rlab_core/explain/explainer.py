@@ -1,0 +1,117 @@
+"""Explain one input with every method, and score the maps where ground truth exists."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from rlab_core.attack.runner import DEFAULT_BUDGET
+from rlab_core.explain.base import AttributionMap
+from rlab_core.explain.gradcam import gradcam
+from rlab_core.explain.integrated_gradients import integrated_gradients
+from rlab_core.explain.metrics import score
+from rlab_core.explain.occlusion import occlusion
+from rlab_core.explain.rl import rl_attacks, rl_maps
+from rlab_core.explain.saliency import saliency
+from rlab_core.patches import grid_for
+from rlab_core.victims import BlackBox, get_spec, load_model, predict_proba
+
+METHODS = ("rl", "rl_hard", "saliency", "ig", "gradcam", "occlusion")
+WHITE_BOX = ("saliency", "ig", "gradcam")
+
+
+@dataclass
+class Explanation:
+    """Every requested map of one input, and their scores (``None`` without ground truth)."""
+
+    victim: str
+    label: int
+    label_name: str
+    maps: dict[str, AttributionMap]
+    scores: dict[str, dict] | None = None
+    rl_success: bool | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        """JSON-ready: per method its queries, white-box flag, seconds and (with ground truth) scores."""
+        methods = {}
+        for name, m in self.maps.items():
+            methods[name] = {"white_box": m.white_box, "queries": m.queries, "seconds": round(m.seconds, 3)}
+            if self.scores is not None:
+                methods[name].update(self.scores[name])
+        return {"victim": self.victim, "label": self.label, "label_name": self.label_name, "rl_success": self.rl_success,
+                "methods": methods, "notes": self.notes}
+
+
+def parse_methods(text: str) -> tuple[str, ...]:
+    """``"rl,ig"`` -> ``("rl", "ig")``, each checked against :data:`METHODS` (repeats dropped)."""
+    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    unknown = [n for n in names if n not in METHODS]
+    if unknown or not names:
+        raise ValueError(f"unknown method(s) {', '.join(unknown) or '(none)'}; choose from: {', '.join(METHODS)}")
+    return names
+
+
+def explain(victim: str, x: torch.Tensor, label: int | None = None, methods: tuple[str, ...] = METHODS,
+            budget: int = DEFAULT_BUDGET, seed: int = 0, truth: torch.Tensor | None = None, agent=None,
+            on_progress: Callable[[str, float], None] | None = None) -> Explanation:
+    """Maps of ``x`` for built-in ``victim`` by each of ``methods`` (all of shape ``x.shape[1:]``).
+
+    Args:
+        label: the class to explain; ``None`` takes the victim's clean top-1.
+        budget, seed: of each RL attack (see :mod:`rlab_core.explain.rl`); ``agent`` defaults
+            to the victim's shipped agent.
+        truth: a bool ground-truth mask of shape ``x.shape[1:]``; when given, every map is scored.
+        on_progress: called with ``(what is running, fraction done)`` before each method.
+    """
+    spec = get_spec(victim)
+    if truth is not None and tuple(truth.shape) != tuple(x.shape[1:]):
+        raise ValueError(f"ground truth {tuple(truth.shape)} does not cover the input's axes {tuple(x.shape[1:])}")
+    grid = grid_for(victim, spec.input_shape)
+    model = load_model(victim)
+    label = int(predict_proba(victim, x).argmax()) if label is None else int(label)
+    report = on_progress or (lambda _what, _done: None)
+    maps: dict[str, AttributionMap] = {}
+    explanation = Explanation(victim, label, spec.class_names[label], maps)
+
+    hard = torch.zeros(x.shape[1:], dtype=torch.bool)
+    wants_rl = bool({"rl", "rl_hard"} & set(methods))
+    scored = truth is not None and bool(truth.any())
+    # Scoring needs rl_hard's area (dice_at_rl_area) even when no RL map was asked for.
+    if (wants_rl or scored) and agent is None:
+        from rlab_core.attack.agent import AgentError, load_agent
+        try:
+            agent = load_agent(victim, warn=explanation.notes.append)
+        except AgentError as err:
+            if wants_rl:
+                raise
+            # Only the scores wanted it: score without dice_at_rl_area rather than fail.
+            explanation.notes.append(f"{err}; dice_at_rl_area is not scored")
+    if agent is not None and (wants_rl or scored):
+        report("RL attacks", 0.0)
+        started = time.perf_counter()
+        results = rl_attacks(victim, x, label, agent, budget, seed)
+        soft, hard_map = rl_maps(results, grid, time.perf_counter() - started)
+        explanation.rl_success = any(r.success for r in results)
+        hard = hard_map.values > 0
+        maps.update({m.method: m for m in (soft, hard_map) if m.method in methods})
+    others = [m for m in methods if m not in ("rl", "rl_hard")]
+    for done, name in enumerate(others):
+        report(name, (done + 1) / (len(others) + 1))
+        if name == "occlusion":
+            maps[name] = occlusion(BlackBox(model, spec.input_shape), x, label, grid)
+        else:
+            method = {"saliency": saliency, "ig": integrated_gradients, "gradcam": gradcam}[name]
+            with torch.enable_grad():
+                maps[name] = method(model, x, label)
+    maps_in_order = {name: maps[name] for name in methods}
+    explanation.maps = maps_in_order
+    report("done", 1.0)
+
+    if scored:
+        explanation.scores = {name: score(name, m.values, truth.bool(), hard, grid.patch_size)
+                              for name, m in maps_in_order.items()}
+    return explanation
+
