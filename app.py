@@ -13,6 +13,7 @@ from rlab_core.victims import DEFAULT_VICTIM, MODALITIES, get_spec, victims_for
 PAGES = [
     st.Page("app_pages/inspect.py", title="Inspect", icon=":material/search:", default=True),
     st.Page("app_pages/attack.py", title="Attack", icon=":material/bolt:"),
+    st.Page("app_pages/explain.py", title="Explain", icon=":material/visibility:"),
 ]
 MODALITY_NAMES = {"ecg": "ECG", "image": "Image", "video": "Video"}
 

@@ -7,6 +7,7 @@ outside a running app (the caches then simply stay in memory), so tests can call
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import tempfile
 from collections.abc import Callable
@@ -18,11 +19,12 @@ import torch
 from torch import nn
 
 from rlab_core import plots
-from rlab_core.attack.agent import Agent, agent_path, load_agent
+from rlab_core.attack.agent import Agent, AgentError, agent_path, load_agent
 from rlab_core.attack.output import write_attack
 from rlab_core.attack.result import AttackResult, StepRecord
 from rlab_core.attack.runner import DEFAULT_BUDGET, attack
 from rlab_core.baselines import random_attack
+from rlab_core.explain import Explanation, explain
 from rlab_core.io import LoadedInput, load_input
 from rlab_core.run_record import run_record
 from rlab_core.sample import Sample
@@ -173,3 +175,60 @@ class AttackRun:
         """Whether this run attacked ``sample`` of ``victim`` (same name and same values)."""
         return (self.victim == victim and self.sample.name == sample.name
                 and self.sample.x.shape == sample.x.shape and torch.equal(self.sample.x, sample.x))
+
+
+# ---------------------------------------------------------------------------------- explanations
+RL_METHODS = ("rl", "rl_hard")  # the methods made of RL attacks: they need the victim's agent
+SCORE_COLUMNS = ("dice", "iou", "dice_at_rl_area", "pointing")
+
+
+@dataclass(frozen=True)
+class ExplainRequest:
+    """What the Explain page asked for, down to the input's exact values (``digest``): the page
+    keeps the last explanation under it and shows it while the request stands."""
+
+    victim: str
+    input_name: str
+    digest: str
+    methods: tuple[str, ...]
+    budget: int
+    seed: int
+
+    @classmethod
+    def of(cls, victim: str, sample: Sample, methods: tuple[str, ...], budget: int, seed: int) -> ExplainRequest:
+        digest = hashlib.sha256(sample.x.numpy().tobytes()).hexdigest()
+        return cls(victim, sample.name, digest, tuple(methods), int(budget), int(seed))
+
+
+def explain_input(victim: str, sample: Sample, methods: tuple[str, ...], budget: int, seed: int,
+                  on_progress: Callable[[str, float], None] | None = None) -> Explanation:
+    """The maps of ``sample`` (the victim's clean top-1 explained), scored when it has a ground-truth
+    mask. ``on_progress`` sees each method start, unless the result comes from the cache. Raises
+    ``AgentError`` if an RL method is asked for while the victim has no agent."""
+    path = agent_path(victim)
+    return _explanation(victim, sample.x, sample.mask, tuple(methods), int(budget), int(seed),
+                        path.stat().st_mtime_ns if path.exists() else None, on_progress)
+
+
+# Keyed by the exact bytes of the input and mask (see top_classes), and by the agent file's time:
+# a new or retrained agent gives new RL maps. The progress callback (leading _) is not part of the key.
+@st.cache_data(show_spinner=False, max_entries=32, hash_funcs={torch.Tensor: lambda x: x.numpy().tobytes()})
+def _explanation(victim: str, x: torch.Tensor, mask: torch.Tensor | None, methods: tuple[str, ...], budget: int,
+                 seed: int, agent_modified: int | None,
+                 _on_progress: Callable[[str, float], None] | None) -> Explanation:
+    try:
+        agent, warnings = shipped_agent(victim)
+    except AgentError:
+        if set(RL_METHODS) & set(methods):
+            raise
+        agent, warnings = None, ()  # explain() then scores without dice_at_rl_area and says so
+    explanation = explain(victim, x, None, methods, budget, seed, truth=mask, agent=agent, on_progress=_on_progress)
+    explanation.notes[:0] = warnings
+    return explanation
+
+
+def score_rows(explanation: Explanation) -> list[dict]:
+    """The score table: per method its scores (``None`` where not defined) and the victim queries
+    it spent (``None`` for the white-box methods, which read gradients instead)."""
+    return [{"method": name, **{column: explanation.scores[name][column] for column in SCORE_COLUMNS},
+             "queries": m.queries} for name, m in explanation.maps.items()]

@@ -133,3 +133,30 @@ def test_attack_the_default_sample_in_a_real_browser(app_url: str) -> None:
             save_screenshot(page, ATTACK_SCREENSHOT)
         finally:
             browser.close()
+
+
+@pytest.mark.browser
+def test_explain_a_video_sample_in_a_real_browser(app_url: str) -> None:
+    """video-cnn's test sample 0 with every method and a small budget: the maps and the score table."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{app_url}/explain")
+            expect(page.get_by_role("heading", name="Explain")).to_be_visible(timeout=ANSWER_MS)
+            page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Modality").click()
+            page.get_by_role("option", name="Video").click()
+            expect(page.get_by_text(re.compile(r"^The victim says"))).to_be_visible(timeout=ANSWER_MS)
+            budget = page.get_by_role("spinbutton", name="Query budget of each RL attack")
+            budget.fill("20")
+            budget.press("Enter")
+            expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=ANSWER_MS)  # the rerun is over
+            page.get_by_role("button", name="Explain", exact=True).click()
+
+            expect(page.get_by_test_id("stDataFrame")).to_be_visible(timeout=ANSWER_MS)
+            expect(page.get_by_text(re.compile(r"^dice and iou"))).to_be_visible()
+            expect(page.get_by_text(re.compile(r"^Saliency, Integrated Gradients and Grad-CAM are white-box")))\
+                .to_be_visible()
+            expect(page.get_by_test_id("stPlotlyChart")).to_have_count(1)  # the maps
+        finally:
+            browser.close()

@@ -1,0 +1,117 @@
+"""Explain: where the victim looks, by the RL agent's attacks beside Captum's maps, scored against ground truth."""
+from __future__ import annotations
+
+import streamlit as st
+
+from rlab_core import app_support, plots
+from rlab_core.app_support import RL_METHODS, ExplainRequest
+from rlab_core.app_widgets import choose_input, true_label
+from rlab_core.attack.agent import AgentError
+from rlab_core.explain import METHODS, Explanation
+from rlab_core.sample import Sample
+from rlab_core.victims import VictimError, VictimSpec, get_spec
+
+RUN = "explain_run"  # the last explanation, (ExplainRequest, Explanation), in st.session_state
+DEFAULT_BUDGET = 300
+METHOD_NAMES = {"rl": "RL (soft)", "rl_hard": "RL (hard)", "saliency": "Saliency", "ig": "Integrated Gradients",
+                "gradcam": "Grad-CAM", "occlusion": "Occlusion"}
+WHITE_BOX_NOTE = ("Saliency, Integrated Gradients and Grad-CAM are white-box (they read the network's gradients); "
+                  "RL and Occlusion only query the black box.")
+
+
+def available_methods(spec: VictimSpec) -> tuple[str, ...]:
+    """Every method, less the RL ones while the victim has no agent (then said plainly)."""
+    try:
+        _, warnings = app_support.shipped_agent(spec.name)
+    except AgentError as err:
+        st.warning(f"No RL agent for {spec.name} yet, so the RL maps are not offered; Saliency, Integrated "
+                   f"Gradients, Grad-CAM and Occlusion still run. ({err})")
+        return tuple(m for m in METHODS if m not in RL_METHODS)
+    for warning in warnings:
+        st.warning(warning)
+    return METHODS
+
+
+def choose_request(spec: VictimSpec, sample: Sample) -> ExplainRequest:
+    methods = available_methods(spec)
+    which, budget, seed = st.columns([3, 1, 1])
+    # A key per victim: the methods offered depend on whether it has an agent.
+    chosen = which.multiselect("Methods", methods, default=methods, format_func=METHOD_NAMES.get,
+                               key=f"explain_methods_{spec.name}")
+    queries = budget.number_input("Query budget of each RL attack", min_value=10, max_value=100_000,
+                                  value=DEFAULT_BUDGET, step=50, key="explain_budget",
+                                  disabled=RL_METHODS[0] not in methods,
+                                  help="The RL maps come from six attacks (three filters, two seeds); with "
+                                       "ground truth they run even without an RL method chosen, for dice_at_rl_area.")
+    number = seed.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="explain_seed")
+    return ExplainRequest.of(spec.name, sample, tuple(m for m in METHODS if m in chosen), queries, number)
+
+
+def run(request: ExplainRequest, sample: Sample) -> Explanation:
+    """The explanation, with a progress bar while the methods run (a cached one returns at once)."""
+    bar = st.progress(0.0, text="Starting…")
+
+    def report(what: str, done: float) -> None:
+        bar.progress(done, text="Done" if what == "done" else f"Running {METHOD_NAMES.get(what, what)}…")
+
+    explanation = app_support.explain_input(request.victim, sample, request.methods, request.budget, request.seed,
+                                            on_progress=report)
+    bar.empty()
+    return explanation
+
+
+def show_results(spec: VictimSpec, sample: Sample, explanation: Explanation) -> None:
+    st.subheader("Maps")
+    st.markdown(f"Why the victim says **{explanation.label_name}**: each map ranks the input's elements by "
+                "importance, scaled to [0, 1] per map.")
+    for note in explanation.notes:
+        st.warning(note)
+    st.caption(WHITE_BOX_NOTE)
+    maps = {METHOD_NAMES[name]: m.values for name, m in explanation.maps.items()}
+    if sample.mask is not None:
+        maps["ground truth"] = sample.mask.float()
+    frame = None
+    if spec.modality == "video":
+        frames = sample.x.shape[1]
+        frame = st.slider("Frame", 0, frames - 1, frames // 2, key="explain_frame")
+    st.plotly_chart(plots.explanation_figure(sample, maps, frame), key="explain_maps")
+    if explanation.rl_success is False:
+        st.caption("No RL attack fooled the victim within its budget: the RL maps only rank what the agent tried.")
+    st.subheader("Scores")
+    if explanation.scores is None:
+        st.info(f"No ground truth for {sample.name}, so the maps are not scored (an upload, or a sample without "
+                "a marked region).")
+        return
+    st.dataframe(app_support.score_rows(explanation), hide_index=True, key="explain_scores")
+    st.caption("dice and iou: the map's top elements, as many as the ground truth's, against it; dice_at_rl_area: "
+               "the same with as many as RL (hard) keeps; pointing: whether the map's peak falls within a patch "
+               "of the ground truth; queries: the victim's answers the method spent (none for white-box methods).")
+
+
+spec = get_spec(st.session_state["victim"])
+st.title("Explain")
+st.caption(f"Which parts of the input make {spec.name} answer as it does? The RL agent's attacks show the patches "
+           "it must distort to change the answer; Captum's methods map the same input, and where the true region "
+           "is known every map is scored against it.")
+
+shown = choose_input(spec)
+for notice in shown.notices:
+    st.info(notice)
+try:
+    app_support.victim_model(spec.name)
+except VictimError as err:
+    st.error(str(err))
+    st.stop()
+top1, prob = app_support.top_classes(spec.name, shown.x)[0]
+truth = true_label(spec, shown)
+st.markdown(f"The victim says **{top1}** ({prob:.1%})" + (f"; the true label is **{truth}**." if truth else ".")
+            + " The maps explain its answer.")
+
+request = choose_request(spec, shown)
+if st.button("Explain", type="primary", key="explain", disabled=not request.methods):
+    st.session_state[RUN] = (request, run(request, shown))
+kept = st.session_state.get(RUN)
+if kept is not None and kept[0] == request:
+    show_results(spec, shown, kept[1])
+else:
+    st.caption("Press Explain to compute the maps: the RL ones take a few attacks, the others a few seconds.")

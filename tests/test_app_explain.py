@@ -1,0 +1,110 @@
+"""The Explain page run headless by Streamlit's AppTest: maps, scores, and what it does without an agent or ground truth."""
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from rlab_core.attack import agent as agents
+from rlab_core.datasets import FashionMNIST
+from rlab_core.victims import get_spec
+
+torch.set_num_threads(1)
+
+APP = Path(__file__).resolve().parents[1] / "app.py"
+EXPLAIN_PAGE = "app_pages/explain.py"
+NOTE = "white-box (they read the network's gradients)"
+
+
+def checked(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def explain_page(modality: str = "image", victim: str | None = None) -> AppTest:
+    """The app switched to the Explain page, ``modality`` and ``victim`` (default: the modality's)."""
+    at = checked(AppTest.from_file(str(APP), default_timeout=300).run())
+    checked(at.switch_page(EXPLAIN_PAGE).run())
+    assert at.title[0].value == "Explain"
+    if modality != "image":
+        checked(at.sidebar.selectbox(key="modality").select(modality).run())
+    if victim is not None:
+        checked(at.sidebar.selectbox(key=f"victim_{modality}").select(victim).run())
+    return at
+
+
+def explain(at: AppTest, victim: str, methods: list[str], budget: int = 20, sample: int = 1) -> AppTest:
+    """Choose test ``sample``, ``methods`` and ``budget`` (offered only with an RL agent), then press Explain."""
+    checked(at.number_input(key=f"sample_{victim}").set_value(sample).run())
+    checked(at.multiselect(key=f"explain_methods_{victim}").set_value(methods).run())
+    if not at.number_input(key="explain_budget").disabled:
+        checked(at.number_input(key="explain_budget").set_value(budget).run())
+    return checked(at.button(key="explain").click().run())
+
+
+def score_table(at: AppTest):
+    [table] = at.dataframe
+    return table.value
+
+
+def shows_note(at: AppTest) -> bool:
+    return any(NOTE in c.value for c in at.caption)
+
+
+def test_video_maps_are_scored_per_method() -> None:
+    methods = ["rl", "saliency", "occlusion"]
+    at = explain(explain_page("video"), "video-cnn", methods)
+    table = score_table(at)
+    assert list(table.columns) == ["method", "dice", "iou", "dice_at_rl_area", "pointing", "queries"]
+    assert list(table["method"]) == methods
+    assert table["dice"].between(0, 1).all()
+    assert table.set_index("method")["queries"].isna().tolist() == [False, True, False]  # saliency is white-box
+    assert shows_note(at)
+    figure = json.loads(at.get("plotly_chart")[-1].proto.spec)
+    assert figure["layout"]["coloraxis"]["cmax"] == 1  # one colour scale for every map
+    titles = [a["text"] for a in figure["layout"]["annotations"]]
+    assert titles == ["RL (soft)", "Saliency", "Occlusion", "ground truth"]
+
+    checked(at.slider(key="explain_frame").set_value(0).run())  # a new frame redraws, the result stays
+    assert len(at.dataframe) == 1
+
+
+def test_image_loc_cnn_gradients_are_scored() -> None:
+    if not get_spec("image-loc-cnn").weights_path.exists():
+        pytest.skip("image-loc-cnn is not trained yet")
+    at = explain(explain_page("image", "image-loc-cnn"), "image-loc-cnn", ["saliency", "gradcam"])
+    table = score_table(at)
+    assert list(table["method"]) == ["saliency", "gradcam"]
+    assert table["dice"].between(0, 1).all()
+
+
+def test_without_an_agent_the_other_methods_run_and_are_scored(monkeypatch: pytest.MonkeyPatch,
+                                                               tmp_path: Path) -> None:
+    monkeypatch.setattr(agents, "AGENTS", tmp_path)  # no shipped agent for any victim
+    at = explain_page("video")
+    assert any(w.value.startswith("No RL agent for video-cnn yet") for w in at.warning)
+    assert at.multiselect(key="explain_methods_video-cnn").value == ["saliency", "ig", "gradcam", "occlusion"]
+    assert at.number_input(key="explain_budget").disabled
+    at = explain(at, "video-cnn", ["saliency", "gradcam"])
+    table = score_table(at)
+    assert list(table["method"]) == ["saliency", "gradcam"]
+    assert table["dice_at_rl_area"].isna().all()  # no RL area to compare at
+
+
+def test_an_upload_is_explained_without_scores() -> None:
+    image = io.BytesIO()
+    Image.fromarray((FashionMNIST("test")[0].x[0].numpy() * 255).round().astype(np.uint8)).save(image, format="PNG")
+    at = explain_page()
+    checked(at.file_uploader(key="upload_image").set_value(("boot.png", image.getvalue(), "image/png")).run())
+    checked(at.multiselect(key="explain_methods_image-cnn").set_value(["saliency"]).run())
+    checked(at.button(key="explain").click().run())
+    assert not at.dataframe
+    assert any(i.value.startswith("No ground truth for boot.png") for i in at.info)
+    assert shows_note(at)
+    assert len(json.loads(at.get("plotly_chart")[-1].proto.spec)["layout"]["annotations"]) == 1  # no truth panel
