@@ -5,6 +5,8 @@ input ``i`` attacked with seed ``i``), every attack runs with every filter setti
 budget and the 20% patch cap. Writes ``benchmarks/attack-<victim>.json`` and ``.md``. With
 ``--workers`` the attacks run in several processes; each attack's seed is its input's, so the
 figures do not depend on the number of workers (``seconds per attack`` does, on a loaded machine).
+Each attack's figures are appended to ``<out>.jsonl`` as it finishes; ``--resume`` skips the
+attacks found there, so an interrupted run goes on where it stopped.
 
 Usage: python -m benchmarks.attack --victim image-cnn [--n 200] [--budget 1000] [--workers 2]
 """
@@ -21,7 +23,6 @@ import numpy as np
 import torch
 
 from rlab_core.attack.agent import load_agent
-from rlab_core.attack.result import AttackResult
 from rlab_core.attack.runner import attack
 from rlab_core.baselines import random_attack
 from rlab_core.filters import MIX
@@ -47,22 +48,27 @@ def clean_inputs(victim: str, n: int) -> list[tuple[int, torch.Tensor, int]]:
     return chosen
 
 
-def summarise(results: list, budget: int) -> dict:
-    wins = [r for r in results if r.success]
-    queries = [r.queries if r.success else budget for r in results]
-    quality = "snr_db" if results[0].snr_db is not None else "ssim"
+def summarise(results: list[dict], budget: int) -> dict:
+    """One row of the table from the attacks' summaries (:meth:`AttackResult.summary`)."""
+    wins = [r for r in results if r["success"]]
+    queries = [r["queries"] if r["success"] else budget for r in results]
+    quality = "snr_db" if "snr_db" in results[0] else "ssim"
+
+    def mean_over_wins(key: str, digits: int) -> float | None:
+        return round(float(np.mean([r[key] for r in wins])), digits) if wins else None
+
     return {
         "inputs": len(results),
-        "success_rate": round(float(np.mean([r.success for r in results])), 4),
+        "success_rate": round(float(np.mean([r["success"] for r in results])), 4),
         "median_queries": float(np.median(queries)),
-        "median_queries_successes": float(np.median([r.queries for r in wins])) if wins else None,
+        "median_queries_successes": float(np.median([r["queries"] for r in wins])) if wins else None,
         "mean_queries": round(float(np.mean(queries)), 2),
-        "mean_l0_patches": round(float(np.mean([r.l0_patches for r in wins])), 3) if wins else None,
-        "mean_l2": round(float(np.mean([r.l2 for r in wins])), 4) if wins else None,
-        "mean_linf": round(float(np.mean([r.linf for r in wins])), 4) if wins else None,
-        f"mean_{quality}": round(float(np.mean([getattr(r, quality) for r in wins])), 4) if wins else None,
-        "remove_rate": round(float(np.mean([r.remove_rate for r in results])), 4),
-        "seconds_per_attack": round(float(np.mean([r.seconds for r in results])), 4),
+        "mean_l0_patches": mean_over_wins("l0_patches", 3),
+        "mean_l2": mean_over_wins("l2", 4),
+        "mean_linf": mean_over_wins("linf", 4),
+        f"mean_{quality}": mean_over_wins(quality, 4),
+        "remove_rate": round(float(np.mean([r["remove_rate"] for r in results])), 4),
+        "seconds_per_attack": round(float(np.mean([r["seconds"] for r in results])), 4),
     }
 
 
@@ -83,7 +89,7 @@ def markdown(report: dict) -> str:
 _JOB: dict = {}  # what the worker processes share (inherited through fork)
 
 
-def run_one(task: tuple[str, str, int]) -> tuple[str, str, AttackResult]:
+def run_one(task: tuple[str, str, int]) -> dict:
     """Attack input number ``task[2]`` with attacker ``task[1]`` and filter setting ``task[0]``."""
     setting, name, index = task
     i, x, y = _JOB["inputs"][index]
@@ -92,8 +98,15 @@ def run_one(task: tuple[str, str, int]) -> tuple[str, str, AttackResult]:
         result = attack(victim, x, y, _JOB["agent"], setting, budget, seed=i)
     else:
         result = random_attack(victim, x, y, setting, budget, seed=i)
-    result.x_adv = result.element_mask = result.mask = None  # only the figures travel back
-    return setting, name, result
+    return {"setting": setting, "attacker": name, "input": i, **result.summary()}
+
+
+def finished(log: Path, budget: int) -> dict[tuple[str, str, int], dict]:
+    """The attacks already in ``log`` at this budget, by (setting, attacker, input)."""
+    if not log.exists():
+        return {}
+    records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    return {(r["setting"], r["attacker"], r["input"]): r for r in records if r["budget"] == budget}
 
 
 def main() -> None:
@@ -104,19 +117,29 @@ def main() -> None:
     parser.add_argument("--settings", default=",".join(SETTINGS))
     parser.add_argument("--workers", type=int, default=1, help="processes (results do not depend on it)")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--resume", action="store_true", help="skip the attacks already in <out>.jsonl")
     args = parser.parse_args()
+    out = args.out or OUT / f"attack-{args.victim}.json"
+    log = out.with_suffix(".jsonl")
     torch.set_num_threads(1)
     _JOB.update(victim=args.victim, budget=args.budget, agent=load_agent(args.victim, warn=print),
                 inputs=clean_inputs(args.victim, args.n))
     settings = args.settings.split(",")
-    tasks = [(setting, name, k) for setting in settings for name in ATTACKERS for k in range(len(_JOB["inputs"]))]
+    done = finished(log, args.budget) if args.resume else {}
+    if not args.resume:
+        log.write_text("")
+    tasks = [(setting, name, k) for setting in settings for name in ATTACKERS for k in range(len(_JOB["inputs"]))
+             if (setting, name, _JOB["inputs"][k][0]) not in done]
     started = time.time()
-    with multiprocessing.get_context("fork").Pool(args.workers) as pool:
-        done = pool.map(run_one, tasks, chunksize=4)
+    with multiprocessing.get_context("fork").Pool(args.workers) as pool, log.open("a") as sink:
+        for record in pool.imap_unordered(run_one, tasks, chunksize=2):
+            sink.write(json.dumps({"budget": args.budget, **record}) + "\n")
+            sink.flush()
+            done[(record["setting"], record["attacker"], record["input"])] = record
     rows = []
     for setting in settings:
         for name in ATTACKERS:
-            results = [r for s, a, r in done if s == setting and a == name]
+            results = [done[(setting, name, i)] for i, _, _ in _JOB["inputs"]]
             rows.append({"attack": name, "filter": setting, **summarise(results, args.budget)})
             print(rows[-1], flush=True)
     report = {"run": run_record(seed=0, victim=args.victim), "victim": args.victim, "inputs": len(_JOB["inputs"]),
@@ -124,7 +147,6 @@ def main() -> None:
               "command": f"python -m benchmarks.attack --victim {args.victim} --n {args.n} --budget {args.budget}"
                          + ("" if args.settings == ",".join(SETTINGS) else f" --settings {args.settings}"),
               "seconds": round(time.time() - started, 1), "rows": rows}
-    out = args.out or OUT / f"attack-{args.victim}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     out.with_suffix(".md").write_text(markdown(report))
 
