@@ -121,6 +121,7 @@ def main() -> None:
     args = parser.parse_args()
     out = args.out or OUT / f"attack-{args.victim}.json"
     log = out.with_suffix(".jsonl")
+    out.parent.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
     _JOB.update(victim=args.victim, budget=args.budget, agent=load_agent(args.victim, warn=print),
                 inputs=clean_inputs(args.victim, args.n))
