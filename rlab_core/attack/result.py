@@ -98,6 +98,9 @@ class AttackResult:
     snr_db: float | None = None
     label_name: str = ""
     adversarial_label_name: str = ""
+    # Attack-specific settings and counts (e.g. an ART baseline's eps and how many samples ART
+    # asked for); plain JSON values.
+    details: dict = field(default_factory=dict)
 
     def summary(self) -> dict:
         """The scalar fields, as the CLI's JSON gives them."""

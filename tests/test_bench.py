@@ -1,0 +1,251 @@
+"""The benchmark: ART's baselines in the harness, the matched distortion, Ray, the CLI, resuming."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from rlab_core import ROOT
+from rlab_core.attack import runner
+from rlab_core.baselines import (
+    art_bridge,
+    greedy_attack,
+    random_attack,
+    simba_attack,
+    square_attack,
+    square_linf_attack,
+)
+from rlab_core.baselines.art_bridge import VictimModule, fold_length, image_shape
+from rlab_core.bench import (
+    BenchConfig,
+    BenchError,
+    median_rl_l2,
+    run_bench,
+    run_sample,
+    sample_seed,
+)
+from rlab_core.cli import main
+from rlab_core.victims import BlackBox, get_spec, load_model, predict_proba
+
+torch.set_num_threads(1)
+
+# ecg-cnn with illuminate at 40 queries: rl fools its first 3 correct test beats and fails on the 4th.
+ECG = {"victim": "ecg-cnn", "filter": "illuminate", "budget": 40}
+
+
+class CountingModel(nn.Module):
+    """The victim, counting every sample that reaches it."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model, self.samples = model, 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.samples += len(x)
+        return self.model(x)
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    models: dict[str, CountingModel] = {}
+
+    def load(name: str) -> CountingModel:
+        models.setdefault(name, CountingModel(load_model(name)))
+        return models[name]
+
+    monkeypatch.setattr(runner, "load_model", load)
+    monkeypatch.setattr(art_bridge, "load_model", load)
+    return models
+
+
+def first_correct(victim: str):
+    data = get_spec(victim).dataset("test")
+    return next(data[i] for i in range(len(data)) if int(predict_proba(victim, data[i].x).argmax()) == data[i].y)
+
+
+BASELINES = {
+    "square": lambda v, x, y, budget: square_attack(v, x, y, 3.0, budget, seed=1),
+    "square_linf": lambda v, x, y, budget: square_linf_attack(v, x, y, budget, seed=1),
+    "simba": lambda v, x, y, budget: simba_attack(v, x, y, 4.0, budget, seed=1),
+    "greedy": lambda v, x, y, budget: greedy_attack(v, x, y, "gaussian_noise", budget, seed=1),
+    "random": lambda v, x, y, budget: random_attack(v, x, y, "gaussian_noise", budget, seed=1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BASELINES))
+def test_each_baseline_fools_an_easy_victim_and_reports_exactly_the_models_samples(counted, name) -> None:
+    sample = first_correct("image-cnn")
+    result = BASELINES[name]("image-cnn", sample.x, sample.y, 1000)
+    assert result.attack == name and result.success and result.adversarial_label != sample.y
+    assert int(predict_proba("image-cnn", result.x_adv).argmax()) != sample.y
+    assert result.queries_total == counted["image-cnn"].samples
+    assert 2 <= result.queries <= result.queries_total <= 1000
+    assert 0 < result.l2 and 0 < result.linf <= 1 and result.l0_patches >= 1 and 0 < result.ssim < 1
+    if name in ("square", "square_linf", "simba"):
+        # ART is stopped at the first misclassified sample: it never spends a query after the flip.
+        assert result.queries == result.queries_total
+        assert result.x_adv.min() >= 0 and result.x_adv.max() <= 1
+    if name == "square":
+        assert result.l2 <= 3.0 + 1e-4
+    if name == "square_linf":
+        assert result.linf <= 0.05 + 1e-6
+
+
+def test_without_reusing_answers_every_sample_art_asks_for_is_a_query(counted) -> None:
+    sample = first_correct("image-cnn")
+    result = square_attack("image-cnn", sample.x, sample.y, 1.5, 300, seed=0, reuse_answers=False)
+    assert result.details["estimator_calls"] == result.queries_total == counted["image-cnn"].samples
+    reused = square_attack("image-cnn", sample.x, sample.y, 1.5, 300, seed=0)
+    assert reused.queries_total < reused.details["estimator_calls"]  # ART asks twice for what it knows
+
+
+def test_budget_and_l2_limit_end_an_art_attack_as_a_failure_at_the_budget(counted) -> None:
+    sample = first_correct("image-cnn")
+    short = square_attack("image-cnn", sample.x, sample.y, 0.3, 6, seed=0)
+    assert not short.success and short.queries == 6 and short.queries_total == counted["image-cnn"].samples <= 6
+    before = counted["image-cnn"].samples
+    held = simba_attack("image-cnn", sample.x, sample.y, 0.3, 1000, seed=0)  # at most two steps of 0.2
+    assert not held.success and held.queries == 1000
+    assert held.queries_total == counted["image-cnn"].samples - before < 1000
+    assert held.l2 <= 0.3 + 1e-5
+
+
+def test_a_nan_sample_is_refused_without_a_query_and_answered_nan() -> None:
+    black_box = BlackBox(nn.Sequential(nn.Flatten(), nn.Linear(4, 3)), (1, 4), budget=10)
+    module = VictimModule(black_box, torch.zeros(1, 4))
+    assert module.ask(torch.zeros(1, 4)).shape == (3,) and black_box.queries == 1
+    out = module(torch.tensor([[[float("nan"), 0.0, 0.0, 0.0]]]))
+    assert torch.isnan(out).all() and black_box.queries == 1 and module.invalid == 1
+    module(torch.zeros(1, 1, 4))  # a repeat: answered from memory
+    assert black_box.queries == 1 and module.calls == 2
+
+
+def test_ecg_and_video_go_through_the_same_art_attacks_as_images() -> None:
+    assert fold_length(140) == (10, 14) and fold_length(560) == (20, 28)
+    assert image_shape((1, 140)) == (1, 10, 14)
+    assert image_shape((1, 28, 28)) == (1, 28, 28)
+    assert image_shape((3, 8, 224, 224)) == (24, 224, 224)
+    with pytest.raises(ValueError, match="cannot be folded"):
+        fold_length(139)
+    for victim, eps in (("ecg-cnn", 1.5), ("video-cnn", 17.0)):
+        sample = first_correct(victim)
+        for result in (square_attack(victim, sample.x, sample.y, eps, 300, seed=0),
+                       simba_attack(victim, sample.x, sample.y, eps, 60, seed=0)):
+            assert result.x_adv.shape == sample.x.shape and result.queries_total <= 300
+            assert result.l2 <= eps + 1e-4
+            assert (result.snr_db is not None) == (victim == "ecg-cnn")
+    assert result.success or result.queries == 60
+
+
+def test_sample_seeds_depend_only_on_the_run_seed_and_the_index() -> None:
+    assert sample_seed(0, 5) == sample_seed(0, 5)
+    assert len({sample_seed(s, i) for s in range(3) for i in range(50)}) == 150
+
+
+def test_matched_distortion_is_rls_l2_or_rls_median_l2_where_rl_failed(tmp_path) -> None:
+    config = BenchConfig(attacks=("rl", "square", "simba"), n=4, **ECG)
+    report = run_bench(config, tmp_path / "m.json")
+    rl = {r["index"]: r for r in report["samples"] if r["attack"] == "rl"}
+    assert sum(r["success"] for r in rl.values()) == 3  # the fixture this test relies on
+    median = float(np.median([r["l2"] for r in rl.values() if r["success"]]))
+    assert report["rl_median_l2"] == pytest.approx(median, abs=1e-6)
+    for r in report["samples"]:
+        if r["attack"] == "rl":
+            continue
+        value = r["eps"] if r["attack"] == "square" else r["l2_limit"]
+        if rl[r["index"]]["success"]:
+            assert r["matched_to"] == "rl" and value == rl[r["index"]]["l2"]
+        else:
+            assert r["matched_to"] == "rl_median" and value == pytest.approx(median, abs=1e-6)
+        assert not r["success"] or r["l2"] <= value + 1e-4
+    # One sample on its own, as a Ray task would run it, gives the same records.
+    index = next(i for i, r in rl.items() if not r["success"])
+    alone = run_sample(config, index, ["square", "simba"], rl[index], report["rl_median_l2"])
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+    assert strip(alone) == strip([r for r in report["samples"] if r["index"] == index and r["attack"] != "rl"])
+
+
+def test_resume_runs_only_the_samples_not_done(tmp_path) -> None:
+    out = tmp_path / "r.json"
+    config = BenchConfig(attacks=("rl", "random", "square"), n=2, **ECG)
+    first = run_bench(config, out)
+    lines = out.with_suffix(".jsonl").read_text().splitlines()
+    assert len(lines) == 1 + 2 * 3
+    again = run_bench(BenchConfig(attacks=config.attacks, n=3, **ECG), out, resume=True)
+    new = [json.loads(line) for line in out.with_suffix(".jsonl").read_text().splitlines()[len(lines):]]
+    assert len(new) == 3 and len({r["index"] for r in new}) == 1
+    assert new[0]["index"] not in {r["index"] for r in first["samples"]}
+    assert again["inputs"] == 3 and len(again["samples"]) == 9
+    assert again["samples"][:6] == first["samples"]
+    with pytest.raises(BenchError, match="other settings"):
+        run_bench(BenchConfig(attacks=config.attacks, n=3, victim="ecg-cnn", filter="mix", budget=40), out, resume=True)
+
+
+def test_median_l2_falls_back_to_all_of_rl_when_it_never_succeeded() -> None:
+    rows = [{"attack": "rl", "success": False, "l2": v} for v in (1.0, 2.0, 4.0)]
+    assert median_rl_l2(rows) == 2.0
+    assert median_rl_l2(rows + [{"attack": "rl", "success": True, "l2": 0.5}]) == 0.5
+
+
+def test_cli_bench_writes_the_contracts_json_table_and_plot(tmp_path) -> None:
+    out = tmp_path / "bench.json"
+    done = subprocess.run([sys.executable, "-m", "rlab_core", "bench", "--modality", "ecg", "--attacks",
+                           "rl,greedy,random,square,square_linf,simba", "--n", "2", "--budget", "60", "--seed", "3",
+                           "--out", str(out)], check=False, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "| attack |" in done.stdout and "square_linf" in done.stdout
+    report = json.loads(out.read_text())
+    assert {"run", "rows", "samples", "curves"} <= report.keys() and report["run"]["seed"] == 3
+    assert [row["attack"] for row in report["rows"]] == ["rl", "greedy", "random", "square", "square_linf", "simba"]
+    for row in report["rows"]:
+        assert {"attack", "success_rate", "mean_queries", "median_queries", "mean_l0_patches", "mean_l2", "mean_linf",
+                "seconds_per_sample"} <= row.keys()
+    assert len(report["samples"]) == 12
+    for r in report["samples"]:
+        assert {"index", "attack", "success", "queries", "l0_patches", "l2", "linf", "seconds"} <= r.keys()
+        assert r["queries"] <= 60 and (r["success"] or r["queries"] == 60)
+    curve = report["curves"]["rl"]
+    assert curve["queries"][0] == 1 and curve["queries"][-1] == 60 and curve["success_rate"] == sorted(curve["success_rate"])
+    assert out.with_suffix(".md").read_text().startswith("# Benchmark")
+    assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--attacks", "rl,fgsm"], "unknown attack"),
+    (["--attacks", "random,square"], "need rl"),
+    (["--attacks", "rl", "--n", "0"], "--n"),
+    (["--attacks", "rl", "--budget", "1"], "--budget"),
+    (["--attacks", "rl", "--ray", "--ray-address", "h:6379"], "not allowed with"),
+    (["--attacks", "rl", "--filter", "sepia"], "sepia"),
+    (["--attacks", "rl", "--victim", "image-cnn"], "for image"),
+])
+def test_cli_bench_bad_arguments_exit_2_with_one_line(tmp_path, capsys, args, message) -> None:
+    code = main(["bench", "--modality", "ecg", *args, "--out", str(tmp_path / "b.json")])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and err.count("\n") == 1
+    assert not (tmp_path / "b.json").exists()
+
+
+@pytest.mark.slow
+def test_ray_runs_give_the_same_records_as_in_process(tmp_path) -> None:
+    ray = pytest.importorskip("ray")
+    config = BenchConfig(attacks=("rl", "greedy", "random", "square", "square_linf", "simba"), n=4, **ECG)
+    local = run_bench(config, tmp_path / "local.json")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        remote = run_bench(config, tmp_path / "ray.json", use_ray=True)
+    finally:
+        ray.shutdown()
+    assert remote["machine"].count("Ray") == 1 and "in-process" in local["machine"]
+
+    def strip(report: dict) -> list[dict]:
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in report["samples"]]
+
+    assert strip(remote) == strip(local) and len(strip(local)) == 24
+    assert [{k: v for k, v in row.items() if k != "seconds_per_sample"} for row in remote["rows"]] == \
+           [{k: v for k, v in row.items() if k != "seconds_per_sample"} for row in local["rows"]]
