@@ -14,6 +14,7 @@ PAGES = [
     st.Page("app_pages/inspect.py", title="Inspect", icon=":material/search:", default=True),
     st.Page("app_pages/attack.py", title="Attack", icon=":material/bolt:"),
     st.Page("app_pages/explain.py", title="Explain", icon=":material/visibility:"),
+    st.Page("app_pages/robustness.py", title="Robustness", icon=":material/shield:"),
 ]
 MODALITY_NAMES = {"ecg": "ECG", "image": "Image", "video": "Video"}
 

@@ -232,3 +232,25 @@ def score_rows(explanation: Explanation) -> list[dict]:
     it spent (``None`` for the white-box methods, which read gradients instead)."""
     return [{"method": name, **{column: explanation.scores[name][column] for column in SCORE_COLUMNS},
              "queries": m.queries} for name, m in explanation.maps.items()]
+
+
+# ------------------------------------------------------------------------------------ robustness
+def robustness_report(path: Path) -> dict | None:
+    """The robustness report at ``path`` (``None`` while there is none), re-read when the file changes."""
+    path = Path(path)
+    return _robustness_report(str(path), path.stat().st_mtime_ns) if path.exists() else None
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _robustness_report(path: str, modified: int) -> dict | None:
+    from rlab_core.robustness import read_json
+
+    return read_json(Path(path))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def robustness_sample(victim: str, entry: dict):
+    """A report's sample rebuilt from the test split and its trajectory (no query)."""
+    from rlab_core.robustness import replay_sample
+
+    return replay_sample(victim, entry)

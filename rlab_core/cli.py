@@ -70,6 +70,33 @@ def build_parser() -> Parser:
     explain.add_argument("--out", type=Path, help="write each map as .npy and a viewable overlay here")
     explain.add_argument("--json", action="store_true", help="print one JSON object")
 
+    bench = commands.add_parser("bench", help="many test inputs x many attacks -> one results table (local or on Ray)")
+    bench.add_argument("--modality", required=True, choices=MODALITIES)
+    bench.add_argument("--victim", help="default: the modality's default victim")
+    bench.add_argument("--attacks", required=True, help="comma list of rl, greedy, random, square, square_linf, simba")
+    bench.add_argument("--n", type=int, default=100, help="the first N correctly classified test inputs")
+    bench.add_argument("--budget", type=int, default=DEFAULT_BUDGET, help="queries per attack, the clean prediction included")
+    bench.add_argument("--seed", type=int, default=0, help="each input's seed is derived from it and the input's index")
+    bench.add_argument("--filter", default="mix", help="the patch attacks' filter: a name, 'mix' or a comma list")
+    where = bench.add_mutually_exclusive_group()
+    where.add_argument("--ray", action="store_true", help="run the inputs as tasks on a local Ray (ray.init())")
+    where.add_argument("--ray-address", help="run the inputs as tasks on an existing Ray cluster (HEAD:6379)")
+    bench.add_argument("--resume", action="store_true", help="continue the run in FILE.jsonl, skipping finished inputs")
+    bench.add_argument("--out", type=Path, required=True, help="FILE.json; FILE.jsonl, FILE.md and FILE.png beside it")
+
+    robust = commands.add_parser("robustness", help="adversarial fine-tuning against the RL agent; the before/after report")
+    robust.add_argument("--modality", required=True, choices=MODALITIES)
+    robust.add_argument("--victim", help="default: the modality's default victim")
+    size = robust.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="a small run for checks (minutes); weights beside --out")
+    size.add_argument("--full", action="store_true", help="the published figures' settings (long)")
+    robust.add_argument("--seed", type=int, default=0)
+    robust.add_argument("--out", type=Path, help="write the report here (FILE.json, and FILE.md beside it)")
+    robust.add_argument("--weights", type=Path, help="where the hardened weights go (default: assets/victims/"
+                                                       "<victim>-hardened.pt; with --quick, beside --out or in runs/)")
+    robust.add_argument("--progress", type=Path, help="keep the run's progress in this JSON file (the app polls it)")
+    robust.add_argument("--json", action="store_true", help="print the report as one JSON object")
+
     agent = commands.add_parser("train-agent", help="train a victim's RL agent and save it in assets/agents/")
     agent.add_argument("--victim", required=True)
     agent.add_argument("--steps", type=int, help="PPO steps (default: the victim's recipe)")
@@ -215,6 +242,66 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from rlab_core.attack.agent import AgentError
+    from rlab_core.bench import BenchConfig, BenchError, rows_table, run_bench
+    from rlab_core.filters import FilterError, resolve_filters
+
+    victim = resolve_victim(args.modality, args.victim)
+    if args.out.suffix != ".json":
+        raise UsageError(f"--out must name a .json file, got {args.out}")
+    config = BenchConfig(victim, tuple(a.strip() for a in args.attacks.split(",") if a.strip()), args.n, args.budget,
+                         args.seed, args.filter)
+    try:
+        config.check()
+        resolve_filters(args.filter)
+        report = run_bench(config, args.out, resume=args.resume, use_ray=args.ray, ray_address=args.ray_address,
+                           log=lambda line: print(line, file=sys.stderr, flush=True))
+    except (BenchError, FilterError, AgentError) as err:
+        raise UsageError(str(err)) from None
+    print(f"{victim}: {report['inputs']} inputs, budget {report['budget']}, seed {report['seed']}")
+    print(rows_table(report))
+    print(f"wrote {args.out}, {args.out.with_suffix('.md')}, {args.out.with_suffix('.png')} and {args.out.with_suffix('.jsonl')}")
+    return 0
+
+
+def cmd_robustness(args: argparse.Namespace) -> int:
+    from rlab_core import robustness as rb
+    from rlab_core.attack.agent import AgentError
+
+    victim = resolve_victim(args.modality, args.victim)
+    if args.out is not None and args.out.suffix != ".json":
+        raise UsageError(f"--out must name a .json file, got {args.out}")
+    preset = "quick" if args.quick else "full" if args.full else "default"
+    try:
+        config = rb.config_for(victim, preset, args.seed)
+    except rb.RobustnessError as err:
+        raise UsageError(str(err)) from None
+    quick_folder = args.out.parent if args.out is not None else rb.run_folder(victim) / "quick"
+    weights = args.weights or rb.hardened_path(victim, quick_folder if preset == "quick" else None)
+    progress = rb.Progress(args.progress, bars=True, log=lambda line: print(line, file=sys.stderr, flush=True),
+                           victim=victim, preset=preset, command=config.command())
+    try:
+        report = rb.run_robustness(config, weights, progress)
+    except (rb.RobustnessError, AgentError) as err:
+        progress.finish("failed", error=str(err))
+        raise UsageError(str(err)) from None
+    except BaseException as err:
+        progress.finish("failed", error=f"{type(err).__name__}: {err}")
+        raise
+    if args.out is not None:
+        rb.write_json(args.out, report, compact=True)
+        args.out.with_suffix(".md").write_text(rb.markdown(report))
+    progress.finish("done", report=str(args.out) if args.out is not None else None)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(rb.markdown(report))
+        if args.out is not None:
+            print(f"wrote {args.out} and {args.out.with_suffix('.md')}; hardened weights: {report['hardened_weights']}")
+    return 0
+
+
 def cmd_train_agent(args: argparse.Namespace) -> int:
     from rlab_core.attack.agent import recipe, train_agent
 
@@ -244,7 +331,7 @@ def cmd_train_victim(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"predict": cmd_predict, "attack": cmd_attack, "explain": cmd_explain, "train-agent": cmd_train_agent, "train-victim": cmd_train_victim}
+COMMANDS = {"predict": cmd_predict, "attack": cmd_attack, "explain": cmd_explain, "bench": cmd_bench, "robustness": cmd_robustness, "train-agent": cmd_train_agent, "train-victim": cmd_train_victim}
 
 
 def main(argv: list[str] | None = None) -> int:

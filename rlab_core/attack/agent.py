@@ -25,13 +25,14 @@ from __future__ import annotations
 import json
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from rlab_core import ASSETS
 from rlab_core.attack.env import PatchAttackEnv, observe
@@ -127,8 +128,10 @@ class Agent:
 
 # ------------------------------------------------------------------------------------ training
 
-def training_inputs(victim: str, n: int, split: str, flips: bool, rng: np.random.Generator) -> list[tuple[torch.Tensor, int]]:
-    """Up to ``n`` correctly classified items of ``split`` (the clean top-1 for unlabelled ones)."""
+def training_inputs(victim: str, n: int, split: str, flips: bool, rng: np.random.Generator,
+                    model: nn.Module | None = None) -> list[tuple[torch.Tensor, int]]:
+    """Up to ``n`` items of ``split`` that the victim (``model``, if given) classifies correctly
+    (the clean top-1 for unlabelled ones)."""
     data = get_spec(victim).dataset(split)
     order = rng.permutation(len(data))
     pairs = []
@@ -136,12 +139,18 @@ def training_inputs(victim: str, n: int, split: str, flips: bool, rng: np.random
         sample = data[int(i)]
         variants = [sample.x, sample.x.flip(-1)] if flips else [sample.x]
         for x in variants:
-            predicted = int(predict_proba(victim, x).argmax())
+            predicted = top1(victim, x, model)
             if sample.y is None or predicted == sample.y:
                 pairs.append((x, predicted))
         if len(pairs) >= n:
             break
     return pairs[:n]
+
+
+@torch.no_grad()
+def top1(victim: str, x: torch.Tensor, model: nn.Module | None = None) -> int:
+    """The top-1 class of one input by the victim's shipped network, or by ``model``."""
+    return int((predict_proba(victim, x) if model is None else model(x[None].float())[0]).argmax())
 
 
 @torch.no_grad()
@@ -232,44 +241,57 @@ def imitate(policy: PatchPolicy, states: list, epochs: int, seed: int, log: Call
             log(f"imitation: epoch {epoch + 1}/{epochs} cross-entropy {total / len(target):.4f}")
 
 
-def evaluate(agent: Agent, victim: str, inputs: list[tuple[torch.Tensor, int]], budget: int, filter: str = "mix") -> dict:
-    """Success rate and median queries (failures at the budget) of ``agent`` on ``inputs``."""
-    results = [attack(victim, x, y, agent, filter, budget, seed=i) for i, (x, y) in enumerate(inputs)]
+def evaluate(agent: Agent, victim: str, inputs: list[tuple[torch.Tensor, int]], budget: int, filter: str = "mix",
+             model: nn.Module | None = None) -> dict:
+    """Success rate and median queries (failures at the budget) of ``agent`` on ``inputs``
+    (against ``model`` instead of the victim's shipped network, if given)."""
+    results = [attack(victim, x, y, agent, filter, budget, seed=i, model=model) for i, (x, y) in enumerate(inputs)]
     queries = [r.queries if r.success else budget for r in results]
     removes = [r.remove_rate for r in results]
     return {"inputs": len(results), "success_rate": float(np.mean([r.success for r in results])),
             "median_queries": float(np.median(queries)), "mean_remove_rate": float(np.mean(removes)), "budget": budget}
 
 
-def make_env(victim: str, inputs: list, config: AgentTrainConfig, budget: int) -> PatchAttackEnv:
+def make_env(victim: str, inputs: list, config: AgentTrainConfig, budget: int,
+             model: nn.Module | None = None) -> PatchAttackEnv:
     spec = get_spec(victim)
     filters = resolve_filters(config.filters)
-    return PatchAttackEnv(load_model(victim), inputs, grid_for(victim, spec.input_shape), filters, config.cells_per_patch,
+    return PatchAttackEnv(load_model(victim) if model is None else model, inputs, grid_for(victim, spec.input_shape), filters, config.cells_per_patch,
                           strengths=filter_strengths(victim, filters), budget=budget, modality=spec.modality)
 
 
-def train_agent(config: AgentTrainConfig, log: Callable[[str], None] = print) -> Agent:
-    """Train the agent of ``config.victim`` (training split only) and save it; see the module doc."""
+def train_agent(config: AgentTrainConfig, log: Callable[[str], None] = print, *,
+                victim_model: nn.Module | None = None, path: Path | None = None) -> Agent:
+    """Train the agent of ``config.victim`` (training split only) and save it; see the module doc.
+
+    By default it attacks the victim's shipped network and is saved as the shipped agent
+    (:func:`agent_path`). With ``victim_model`` it is trained against that network instead (e.g. a
+    fine-tuned copy: an adaptive attacker), and ``path`` saves it elsewhere; ``path`` is then
+    required, so that a shipped agent is never replaced by one trained against other weights.
+    """
     from sb3_contrib import MaskablePPO
     from stable_baselines3.common.vec_env import DummyVecEnv
 
+    if victim_model is not None and path is None:
+        raise ValueError("an agent trained against a given model needs its own path")
     started = time.time()
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     victim = config.victim
-    train = training_inputs(victim, config.n_inputs, "train", config.augment_flips, rng)
+    train = training_inputs(victim, config.n_inputs, "train", config.augment_flips, rng, victim_model)
     val_split = "val" if len(get_spec(victim).dataset("val")) else "train"
-    val = training_inputs(victim, config.n_val, val_split, False, np.random.default_rng(config.seed + 1))
+    val = training_inputs(victim, config.n_val, val_split, False, np.random.default_rng(config.seed + 1), victim_model)
     log(f"{victim}: {len(train)} training inputs, {len(val)} validation inputs ({val_split})")
 
     # 2-3. Teacher, imitation, then DAgger rounds on the states the policy itself reaches.
-    teacher_env = make_env(victim, train, config, budget=None)
+    teacher_env = make_env(victim, train, config, budget=None, model=victim_model)
     states = labelled_walks(teacher_env, config, rng, log)
-    envs = DummyVecEnv([lambda: make_env(victim, train, config, config.episode_budget) for _ in range(config.n_envs)])
+    envs = DummyVecEnv([lambda: make_env(victim, train, config, config.episode_budget, victim_model)
+                        for _ in range(config.n_envs)])
     envs.seed(config.seed)
     model = MaskablePPO(PatchPolicy, envs, learning_rate=config.ppo_lr, n_steps=256, batch_size=256, n_epochs=4,
                         gamma=0.98, clip_range=0.1, ent_coef=0.0, seed=config.seed, verbose=0)
-    meta = {**asdict(config), "victim_weights_sha256": weights_hash(victim), "filters": [f.name for f in resolve_filters(config.filters)],
+    meta = {**asdict(config), "victim_weights_sha256": weights_hash(victim) if victim_model is None else "a given model", "filters": [f.name for f in resolve_filters(config.filters)],
             "command": f"python -m rlab_core train-agent --victim {victim} --steps {config.ppo_steps} --seed {config.seed}"}
     imitation = Agent(model.policy, meta)
     imitate(model.policy, states, config.imitation_epochs, config.seed, log)
@@ -277,13 +299,13 @@ def train_agent(config: AgentTrainConfig, log: Callable[[str], None] = print) ->
         states += labelled_walks(teacher_env, config, rng, log, agent=imitation, steps=2 * config.teacher_steps)
         imitate(model.policy, states, config.imitation_epochs, config.seed, log)
     imitation_state = {k: v.clone() for k, v in model.policy.state_dict().items()}
-    scores = {"imitation": evaluate(imitation, victim, val, config.val_budget)}
+    scores = {"imitation": evaluate(imitation, victim, val, config.val_budget, model=victim_model)}
     log(f"imitation policy on validation: {scores['imitation']}")
 
     # 4. PPO fine-tuning.
     if config.ppo_steps:
         model.learn(config.ppo_steps, progress_bar=False, callback=_ProgressLog(config.ppo_steps, log))
-        scores["ppo"] = evaluate(Agent(model.policy, meta), victim, val, config.val_budget)
+        scores["ppo"] = evaluate(Agent(model.policy, meta), victim, val, config.val_budget, model=victim_model)
         log(f"fine-tuned policy on validation: {scores['ppo']}")
 
     # 5. Selection: the better policy on validation (success first, then fewer queries).
@@ -292,8 +314,9 @@ def train_agent(config: AgentTrainConfig, log: Callable[[str], None] = print) ->
         model.policy.load_state_dict(imitation_state)
     meta = {**meta, "validation": scores, "chosen": chosen, "training_seconds": round(time.time() - started, 1),
             "teacher_states": len(states), "training_inputs": len(train)}
-    save(model, meta, agent_path(victim))
-    log(f"saved {agent_path(victim)} ({chosen} policy) after {time.time() - started:.0f}s")
+    path = path or agent_path(victim)
+    save(model, meta, path)
+    log(f"saved {path} ({chosen} policy) after {time.time() - started:.0f}s")
     return Agent(model.policy, meta)
 
 

@@ -5,6 +5,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from torch import nn
 
 from rlab_core.attack.result import AttackResult, StepRecord
 from rlab_core.attack.session import AttackSession
@@ -18,15 +19,17 @@ DEFAULT_BUDGET = 1000
 
 def open_session(victim: str, x: torch.Tensor, label: int | None, filter: str = "mix", budget: int = DEFAULT_BUDGET,
                  max_patches: int | None = None, seed: int = 0, strength: float | None = None,
-                 on_step: Callable[[StepRecord], None] | None = None) -> AttackSession:
+                 on_step: Callable[[StepRecord], None] | None = None, *, model: nn.Module | None = None) -> AttackSession:
     """A session on built-in ``victim`` with a fresh query-counting :class:`BlackBox`.
 
     ``filter`` is a filter name, ``"mix"`` or a comma list; ``strength`` (one filter only)
-    overrides the victim's strength for it (see :func:`filter_strengths`).
+    overrides the victim's strength for it (see :func:`filter_strengths`). ``model`` is queried
+    instead of the victim's shipped network (e.g. a fine-tuned copy of it); the victim's name
+    still gives the grid, filters, strengths and class names.
     """
     spec = get_spec(victim)
     filters, strengths = attack_filters(victim, filter, strength)
-    black_box = BlackBox(load_model(victim), spec.input_shape, budget=budget)
+    black_box = BlackBox(load_model(victim) if model is None else model, spec.input_shape, budget=budget)
     return AttackSession(black_box, x, label, grid_for(victim, spec.input_shape), filters, strengths=strengths, seed=seed,
                          max_patches=max_patches, class_names=spec.class_names, modality=spec.modality, on_step=on_step)
 
@@ -66,7 +69,8 @@ def drive(session: AttackSession, choose: Callable[[AttackSession], tuple[int, i
 
 def attack(victim: str, x: torch.Tensor, y: int | None, agent, filter: str = "mix", budget: int = DEFAULT_BUDGET,
            max_patches: int | None = None, seed: int = 0, *, strength: float | None = None, prune: bool = True,
-           deterministic: bool = True, on_step: Callable[[StepRecord], None] | None = None) -> AttackResult:
+           deterministic: bool = True, on_step: Callable[[StepRecord], None] | None = None,
+           model: nn.Module | None = None) -> AttackResult:
     """The RL attack: ``agent`` (an :class:`~rlab_core.attack.agent.Agent`) picks one action per
     query until the victim's top-1 leaves ``y`` (``None``: the clean top-1).
 
@@ -76,8 +80,9 @@ def attack(victim: str, x: torch.Tensor, y: int | None, agent, filter: str = "mi
         budget: queries, the clean prediction included. max_patches: default 20% of the grid.
         seed: fixes the filters' randomness (and the sampling when ``deterministic`` is False).
         on_step: called with every :class:`StepRecord` as it happens (a page follows it live).
+        model: query this network instead of the victim's shipped one (see :func:`open_session`).
     """
-    session = open_session(victim, x, y, filter, budget, max_patches, seed, strength, on_step)
+    session = open_session(victim, x, y, filter, budget, max_patches, seed, strength, on_step, model=model)
     rng = np.random.default_rng(seed)
     last_was_remove = [False]
 

@@ -1,0 +1,167 @@
+"""Robustness: fine-tune the victim on its own agent's adversarial samples in a background run, then compare before and after."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import streamlit as st
+
+from rlab_core import app_support, plots, robustness
+from rlab_core.app_widgets import true_label
+from rlab_core.victims import VictimSpec, get_spec
+
+POLL_SECONDS = 2
+PRESET_NAMES = {"quick": "Quick (a check, about a minute for ECG)",
+                "default": "Default (about 15 minutes for ECG on 2 cores)",
+                "full": "Full (the published figures' settings; an hour or more)"}
+MIX_NAME = "the mixture"
+
+
+def percent(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+def run_controls(spec: VictimSpec, folder: Path, status: str) -> None:
+    """Start (or stop) the background run; it writes to ``folder`` and survives reloads."""
+    running = status == "running"
+    choice, start, stop = st.columns([3, 1, 1], vertical_alignment="bottom")
+    preset = choice.radio("Setting", robustness.PRESETS, index=0, format_func=PRESET_NAMES.get, horizontal=True,
+                          key="robustness_preset", disabled=running)
+    if start.button("Start fine-tuning", type="primary", key="robustness_start", disabled=running):
+        try:
+            robustness.start_worker(spec.name, preset, folder)
+        except robustness.RobustnessError as err:
+            st.error(str(err))
+        else:
+            st.rerun()
+    if stop.button("Stop", key="robustness_stop", disabled=not running):
+        robustness.stop_worker(folder)
+        st.rerun()
+    st.caption(f"The run is a separate process writing to `{robustness.relative(folder)}`: leave or reload the "
+               "page, it goes on. Its hardened weights stay in that folder; the shipped weights are never changed.")
+
+
+def show_progress(folder: Path) -> None:
+    """The run's phases as progress bars, from its progress file; a finished run reloads the page."""
+    status, progress = robustness.worker_state(folder)
+    if progress is None:
+        st.caption("No run started from this app yet.")
+        return
+    key = f"robustness_was_running_{folder.name}"
+    if st.session_state.get(key) and status != "running":
+        st.session_state[key] = False
+        st.rerun(scope="app")  # the report is ready (or the run ended): draw the whole page again
+    st.session_state[key] = status == "running"
+    phases = progress.get("phases", {})
+    for phase, label in robustness.PHASES.items():
+        entry = phases.get(phase)
+        if entry is None:
+            st.progress(0.0, text=f"{label}: waiting")
+            continue
+        done, total = entry["done"], max(entry["total"], 1)
+        st.progress(min(done / total, 1.0), text=f"{label}: {done}/{entry['total']} ({entry.get('seconds', 0):.0f} s)")
+    since = time.time() - progress.get("started", time.time())
+    if status == "running":
+        st.caption(f"Running for {since / 60:.1f} min ({progress.get('preset', '')}): {progress.get('message', '')}")
+    elif status == "done":
+        st.success("The run finished: its report is below.")
+    elif status == "failed":
+        st.error(f"The run failed: {progress.get('error')}")
+    else:
+        st.warning("The run stopped before finishing (stopped here, or its process ended). Its log ends with:")
+        log = folder / "log.txt"
+        if log.exists():
+            st.code("\n".join(log.read_text(errors="replace").splitlines()[-12:]) or "(empty)")
+
+
+def choose_report(spec: VictimSpec, folder: Path) -> dict | None:
+    sources = {}
+    if (folder / "report.json").exists():
+        sources["This app's last run"] = folder / "report.json"
+    shipped = robustness.shipped_report_path(spec.name)
+    if shipped.exists():
+        sources[f"Shipped ({robustness.relative(shipped)})"] = shipped
+    if not sources:
+        st.info(f"No report for {spec.name} yet: start a run above, or make the shipped one with "
+                f"`python -m benchmarks.robustness --victim {spec.name}`.")
+        return None
+    # A key per victim: each has its own reports.
+    source = st.radio("Report", list(sources), horizontal=True, key=f"robustness_source_{spec.name}")
+    report = app_support.robustness_report(sources[source])
+    if report is None:
+        st.error(f"{robustness.relative(sources[source])} cannot be read.")
+    return report
+
+
+def show_report(spec: VictimSpec, report: dict) -> None:
+    ev, before, after, adaptive = report["evaluation"], report["before"], report["after"], report["adaptive"]
+    st.caption(f"{ev['inputs']} test inputs that both networks classify correctly; budget {ev['budget']} queries; "
+               f"at most {ev['max_patches']} of {ev['n_patches']} patches; Square Attack (Linf "
+               f"{ev['square']['eps']:g}) on the first {ev['square']['inputs']}. Made by `{report['command']}` "
+               f"({report['seconds']['total'] / 60:.1f} min).")
+    figures = st.columns(4)
+    figures[0].metric("Clean accuracy", percent(after["clean_accuracy"]),
+                      f"{(after['clean_accuracy'] - before['clean_accuracy']) * 100:+.1f} pts", help="whole test split")
+    figures[1].metric("RL success (mix)", percent(after["rl_success_rate"]),
+                      f"{(after['rl_success_rate'] - before['rl_success_rate']) * 100:+.1f} pts", delta_color="inverse",
+                      help="the shipped agent, before → after")
+    figures[2].metric("Adaptive agent", percent(adaptive["success_rate"]),
+                      help="an agent trained again against the hardened victim, with the shipped recipe")
+    figures[3].metric("Square success", percent(after["square_success_rate"]),
+                      None if before["square_success_rate"] is None else
+                      f"{(after['square_success_rate'] - before['square_success_rate']) * 100:+.1f} pts",
+                      delta_color="inverse", help="a different attack family: does robustness carry over?")
+    st.plotly_chart(plots.robustness_figure(report), key="robustness_chart")
+    st.caption("Held-out adversarial: the adversarial test inputs (every filter setting) that fooled the shipped "
+               "weights, which the network classifies correctly (none before, by construction). Median queries "
+               "count a failure as the whole budget.")
+    percents = {name: st.column_config.NumberColumn(format="percent")
+                for name in robustness.comparison_rows(report)[0] if name not in ("", "RL median queries")}
+    st.dataframe(robustness.comparison_rows(report), hide_index=True, column_config=percents, key="robustness_table")
+    if report["preset"] == "quick":
+        st.caption(f"A quick run: its adaptive agent ({adaptive['recipe']['ppo_steps']} PPO steps, "
+                   f"{adaptive['recipe']['n_inputs']} inputs) is a check of the pipeline, not a measurement.")
+    show_samples(spec, report)
+
+
+def show_samples(spec: VictimSpec, report: dict) -> None:
+    st.subheader("Fooled the original, not the hardened victim")
+    samples = report.get("samples", [])
+    if not samples:
+        st.caption("No adversarial test input that fooled the shipped weights is classified correctly after fine-tuning.")
+        return
+    st.caption("Adversarial test inputs the shipped agent made against the shipped weights, rebuilt from their "
+               "trajectories, and what the hardened victim says of the very same input.")
+    for k, entry in enumerate(samples):
+        shown = app_support.robustness_sample(spec.name, entry)
+        after = entry["after_attack"]
+        truth = true_label(spec, shown.sample) or entry["label_name"]
+        st.markdown(f"**{shown.sample.name}** ({truth}): the shipped weights say **{entry['before']['adversarial_label_name']}** "
+                    f"after {entry['before']['queries']} queries; the hardened victim says **{entry['hardened']['label_name']}** "
+                    f"({entry['hardened']['probability']:.1%}). Attacked again, the hardened victim is "
+                    + (f"fooled after {after['queries']} queries." if after["success"] else
+                       f"not fooled within {report['evaluation']['budget']} queries."))
+        st.plotly_chart(plots.comparison_figure(shown.sample.x, shown.x_adv, shown.grid, shown.patch_filters,
+                                                shown.sample.scale), key=f"robustness_sample_{k}")
+
+
+spec = get_spec(st.session_state["victim"])
+st.title("Robustness")
+st.caption(f"Fine-tune {spec.name} on adversarial samples its own RL agent made from the training split, then "
+           "attack the test split before and after: with the shipped agent, with an agent trained again against the "
+           "hardened victim, and with ART's Square Attack, a different family.")
+if spec.name not in robustness.VICTIM_SETTINGS:
+    st.info(f"{spec.name} is not fine-tuned here (a pretrained network); choose one of: "
+            f"{', '.join(robustness.VICTIM_SETTINGS)}.")
+    st.stop()
+
+folder = robustness.run_folder(spec.name)
+status, _ = robustness.worker_state(folder)
+st.subheader("Run")
+run_controls(spec, folder, status)
+st.fragment(show_progress, run_every=POLL_SECONDS if status == "running" else None)(folder)
+
+st.subheader("Before and after")
+report = choose_report(spec, folder)
+if report is not None:
+    show_report(spec, report)

@@ -1,0 +1,813 @@
+"""Adversarial fine-tuning of a victim against its own RL agent, and the before/after report.
+
+Reads top to bottom, its settings in :class:`RobustnessConfig` (presets ``quick``, ``default``
+and ``full`` per victim, :func:`config_for`):
+
+1. **Attack.** The victim's shipped agent attacks correctly classified items of the *training*
+   split, each input with one filter setting in turn (the mixture, then each filter), at the
+   report's budget and the 20% patch cap. Every attack that fools the victim gives an
+   adversarial sample, kept at its true label. Items of the *validation* split are attacked the
+   same way, for early stopping only.
+2. **Fine-tune.** From the shipped weights, every batch mixes clean training items (with the
+   victim's own training augmentation) and adversarial samples: a share ``ratio`` of each batch is
+   adversarial, as ``ratio`` in ART's ``AdversarialTrainer`` (here drawn from the fixed pool of
+   step 1, since an RL attack per batch would cost far more). After each epoch the validation
+   score is the mean of the clean and the adversarial validation accuracy; the best epoch is
+   kept (epoch 0, the shipped weights, included) and training stops after ``patience`` epochs
+   without gain. The hardened weights go *beside* the shipped ones (``<victim>-hardened.pt``),
+   never over them (:func:`save_hardened` refuses any victim's shipped weights path).
+3. **Report** on the *test* split, which neither step saw, before (shipped weights) and after
+   (hardened): clean accuracy; the shipped agent's success rate and median queries (a failure
+   counts the whole budget) with the mixture and with each filter; ART's Square Attack (Linf) at
+   a fixed ``eps``; and the accuracy on the adversarial samples that fooled the shipped weights
+   (held out: made from test inputs). Then an **adaptive** attacker: an agent trained again,
+   against the hardened victim, with the shipped agent's own recipe and number of PPO steps
+   (the quick preset shrinks it, and says so), attacking the same test inputs.
+
+Every query count comes from the :class:`~rlab_core.victims.blackbox.BlackBox` of each attack
+(:func:`~rlab_core.attack.runner.attack` and :func:`~rlab_core.baselines.square.square_attack`
+are given the hardened network through their ``model`` argument). Test inputs are the first
+``n_eval`` items of the seeded test split that both networks classify correctly, so that both
+sides are attacked on the same inputs; ``clean_accuracy`` covers the whole test split.
+
+Long runs report progress through :class:`Progress` (bars on stderr, and a JSON file that the
+app's Robustness page polls); :func:`start_worker` runs ``python -m rlab_core robustness`` in
+the background for the page, in ``runs/robustness/<victim>/``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rlab_core import ROOT
+from rlab_core.attack.agent import (
+    AGENTS,
+    RECIPES,
+    Agent,
+    AgentTrainConfig,
+    agent_path,
+    load_agent,
+    train_agent,
+    training_inputs,
+)
+from rlab_core.attack.runner import attack
+from rlab_core.attack.session import default_max_patches
+from rlab_core.filters import MIX
+from rlab_core.patches import grid_for
+from rlab_core.run_record import run_record
+from rlab_core.victims import VICTIMS, get_spec, load_model
+from rlab_core.victims.registry import WEIGHTS
+from rlab_core.victims.train import DEFAULTS as VICTIM_TRAINING
+from rlab_core.victims.train import accuracy, flip_and_shift, stretch_and_noise
+
+SETTINGS = ("mix", *MIX)  # the filter settings of every RL attack here, in turn
+PRESETS = ("quick", "default", "full")
+RUNS = ROOT / "runs" / "robustness"
+REPORTS = ROOT / "benchmarks"  # the shipped reports: benchmarks/robustness-<victim>.json
+PHASES = {"attack": "Attacking the training split", "fine-tune": "Fine-tuning",
+          "evaluate": "Attacking the test split, before and after", "adaptive": "The adaptive attacker"}
+
+
+class RobustnessError(ValueError):
+    """A victim or setting that adversarial fine-tuning cannot serve."""
+
+
+@dataclass(frozen=True)
+class RobustnessConfig:
+    victim: str
+    preset: str = "default"
+    seed: int = 0
+    # 1. Adversarial samples from the shipped agent
+    n_attack_inputs: int = 1000  # training inputs attacked (correctly classified ones)
+    n_val_attacks: int = 200     # validation inputs attacked, for early stopping
+    # 2. Fine-tuning
+    ratio: float = 0.5           # adversarial share of every batch (ART AdversarialTrainer's ratio)
+    epochs: int = 20
+    patience: int = 4            # epochs without a better validation score before stopping
+    lr: float = 5e-4
+    batch_size: int = 64
+    clean_per_epoch: int | None = None  # clean training items per epoch (a fresh random subset); None: all
+    # 3. Report
+    budget: int = 500            # queries per attack, the clean prediction included
+    n_eval: int = 200            # test inputs attacked on each side
+    n_square: int = 100          # of them, attacked by Square Attack too
+    square_eps: float = 0.05     # Square Attack's Linf radius, in [0, 1] input scale
+    n_samples: int = 4           # examples that fooled the shipped weights but not the hardened ones
+    # The adaptive attacker: the shipped agent's recipe, with its own PPO steps unless set here
+    adaptive_steps: int | None = None
+    adaptive_recipe: dict = field(default_factory=dict)  # other overrides of that recipe (quick only)
+
+    def command(self) -> str:
+        flag = "" if self.preset == "default" else f" --{self.preset}"
+        seed = "" if self.seed == 0 else f" --seed {self.seed}"
+        return f"python -m rlab_core robustness --modality {get_spec(self.victim).modality} --victim {self.victim}{flag}{seed}"
+
+
+# The adaptive attacker of a quick run: imitation only, on few inputs (a check of the pipeline,
+# not a measurement).
+QUICK_ADAPTIVE = {"n_inputs": 60, "imitation_epochs": 10, "dagger_rounds": 0, "n_val": 10, "val_budget": 100}
+SIZES = {
+    "quick": {"n_attack_inputs": 120, "n_val_attacks": 40, "epochs": 4, "patience": 2, "budget": 100, "n_eval": 20,
+              "n_square": 10, "n_samples": 3, "clean_per_epoch": 5000, "adaptive_steps": 0,
+              "adaptive_recipe": QUICK_ADAPTIVE},
+    "default": {"n_attack_inputs": 1000, "n_val_attacks": 200, "epochs": 20, "patience": 4, "budget": 500,
+                "n_eval": 200, "n_square": 100},
+    "full": {"n_attack_inputs": 5000, "n_val_attacks": 750, "epochs": 40, "patience": 6, "budget": 1000,
+             "n_eval": 500, "n_square": 500},
+}
+# Per victim: Square's eps (ECG5000 beats are fooled by 97% at the published 0.05, 43% at 0.03)
+# and the fine-tuning batch.
+VICTIM_SETTINGS = {
+    "ecg-cnn": {"square_eps": 0.03, "batch_size": 64},
+    "ecg-loc-cnn": {"square_eps": 0.03, "batch_size": 64},
+    "image-cnn": {"square_eps": 0.05, "batch_size": 128},
+    "image-loc-cnn": {"square_eps": 0.05, "batch_size": 128},
+    "video-cnn": {"square_eps": 0.05, "batch_size": 32},
+}
+
+
+def config_for(victim: str, preset: str = "default", seed: int = 0, **overrides) -> RobustnessConfig:
+    """The settings of ``preset`` for ``victim``, with ``overrides``."""
+    spec = get_spec(victim)
+    if preset not in PRESETS:
+        raise RobustnessError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
+    if not spec.trained_here or victim not in VICTIM_SETTINGS or victim not in RECIPES:
+        raise RobustnessError(f"{victim} cannot be fine-tuned here (pretrained, or no agent recipe); "
+                              f"fine-tunable victims: {', '.join(VICTIM_SETTINGS)}")
+    return RobustnessConfig(victim, preset, seed, **{**VICTIM_SETTINGS[victim], **SIZES[preset], **overrides})
+
+
+# ------------------------------------------------------------------------------------ progress
+
+class Progress:
+    """Where a run is: its phase (a key of :data:`PHASES`), how far in it, the last message.
+
+    Written as JSON to ``path`` (at most every ``every`` seconds, and at every phase change),
+    drawn as tqdm bars on stderr when ``bars`` (only on a terminal), and messages go to ``log``.
+    """
+
+    def __init__(self, path: Path | None = None, bars: bool = False, log: Callable[[str], None] | None = None,
+                 every: float = 1.0, **info) -> None:
+        self.path, self.bars, self.log, self.every = path, bars, log, every
+        self.state = {"status": "running", "pid": os.getpid(), "started": time.time(), "phase": None,
+                      "phases": {}, "message": "", "error": None, **info}
+        self._bar = None
+        self._written = 0.0
+        self._write(force=True)
+
+    def start(self, phase: str, total: int, message: str = "") -> None:
+        self._close_bar()
+        self.state["phase"] = phase
+        self.state["phases"][phase] = {"done": 0, "total": int(total), "started": time.time(), "seconds": 0.0}
+        if self.bars:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc=PHASES.get(phase, phase), file=sys.stderr, disable=None, leave=False)
+        self.note(message or f"{PHASES.get(phase, phase)}…")
+
+    def advance(self, n: int = 1, message: str | None = None) -> None:
+        if self.state["phase"] is None:  # no phase started: nothing to count
+            return
+        entry = self.state["phases"][self.state["phase"]]
+        entry["done"] = min(entry["total"], entry["done"] + n)
+        entry["seconds"] = round(time.time() - entry["started"], 1)
+        if self._bar is not None:
+            self._bar.update(n)
+        if message is not None:
+            self.note(message)
+        else:
+            self._write()
+
+    def complete(self) -> None:
+        """The current phase is over (an early stop skips its remaining steps)."""
+        entry = self.state["phases"][self.state["phase"]]
+        entry["done"], entry["seconds"] = entry["total"], round(time.time() - entry["started"], 1)
+        self._close_bar()
+        self._write(force=True)
+
+    def note(self, message: str) -> None:
+        self.state["message"] = message
+        if self.state["phase"] is not None:
+            entry = self.state["phases"][self.state["phase"]]
+            entry["seconds"] = round(time.time() - entry["started"], 1)
+        if self.log:
+            self.log(message)
+        self._write(force=True)
+
+    def finish(self, status: str, error: str | None = None, **info) -> None:
+        """``status``: ``"done"`` or ``"failed"`` (with ``error``)."""
+        self._close_bar()
+        self.state.update(status=status, error=error, finished=time.time(), **info)
+        self._write(force=True)
+
+    def _close_bar(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def _write(self, force: bool = False) -> None:
+        if self.path is None or (not force and time.time() - self._written < self.every):
+            return
+        self.state["updated"] = time.time()
+        write_json(self.path, self.state)
+        self._written = time.time()
+
+
+def write_json(path: Path, data: dict, compact: bool = False) -> None:
+    """Write ``data`` so that a reader never sees half a file (a temporary file, then a rename);
+    ``compact`` puts every innermost list and object on one line (a report's attack records)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(data, indent=1, default=str)
+    if compact:
+        text = compact_json(text)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    partial.write_text(text + "\n")
+    os.replace(partial, path)
+
+
+def compact_json(text: str) -> str:
+    """Indented JSON with its innermost lists, then its objects without nested objects, on one
+    line each. Only the line breaks and indentation between tokens go: a JSON string never holds
+    a raw line break, so the data is unchanged."""
+    def one_line(match: re.Match) -> str:
+        return re.sub(r"\n\s*", " ", match.group(0)).replace("[ ", "[").replace(" ]", "]").replace("{ ", "{").replace(" }", "}")
+
+    for _ in range(3):  # lists of lists (a step's top classes)
+        text = re.sub(r"\[[^\[\]{}]*\]", one_line, text)
+    return re.sub(r"\{[^{}]*\}", one_line, text)
+
+
+# ------------------------------------------------------------------------- weights, never over
+
+def hardened_path(victim: str, folder: Path | None = None) -> Path:
+    """Where the hardened weights of ``victim`` go: ``assets/victims/<victim>-hardened.pt``, or ``folder``."""
+    return Path(folder or WEIGHTS) / f"{victim}-hardened.pt"
+
+
+def adaptive_agent_path(weights: Path) -> Path:
+    """The adaptive agent of hardened ``weights``: in ``assets/agents/`` for weights in
+    ``assets/victims/``, else beside them."""
+    weights = Path(weights)
+    folder = AGENTS if weights.parent.resolve() == WEIGHTS.resolve() else weights.parent
+    return folder / f"{weights.stem}-agent.zip"
+
+
+def shipped_weights() -> set[Path]:
+    return {spec.weights_path.resolve() for spec in VICTIMS.values() if spec.trained_here}
+
+
+def save_hardened(state: dict, path: Path) -> None:
+    """Save fine-tuned weights at ``path``; refuse any victim's shipped weights file."""
+    path = Path(path)
+    if path.resolve() in shipped_weights():
+        raise RobustnessError(f"{path} holds a victim's shipped weights: hardened weights never go there")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.tmp")
+    torch.save(state, partial)
+    os.replace(partial, path)
+
+
+def load_weights(victim: str, path: Path) -> nn.Module:
+    """A fresh network of ``victim`` with the weights at ``path`` (``weights_only``), in eval mode."""
+    model = get_spec(victim).build()
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return model.eval()
+
+
+def shipped_copy(victim: str) -> nn.Module:
+    """A fresh copy of the victim's shipped network, safe to train (the cached one is never touched)."""
+    load_model(victim)  # the clear error when the weights are missing
+    return load_weights(victim, get_spec(victim).weights_path)
+
+
+def relative(path: Path) -> str:
+    path = Path(path).resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def file_hash(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+# ------------------------------------------------------------------------- 1. adversarial samples
+
+@dataclass
+class AdversarialSet:
+    """Adversarial samples at their true labels, and how many attacks of each setting fooled."""
+
+    x: list[torch.Tensor] = field(default_factory=list)
+    y: list[int] = field(default_factory=list)
+    counts: dict = field(default_factory=dict)  # setting -> {"attacked": n, "fooled": k}
+
+    def arrays(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.stack(self.x), torch.tensor(self.y, dtype=torch.long)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+def adversarial_samples(victim: str, agent: Agent, inputs: list[tuple[torch.Tensor, int]], budget: int, seed: int,
+                        progress: Progress) -> AdversarialSet:
+    """The shipped agent attacks each input with the next filter setting (:data:`SETTINGS`);
+    every success is kept. Input ``k`` is attacked with seed ``seed + k``."""
+    found = AdversarialSet(counts={s: {"attacked": 0, "fooled": 0} for s in SETTINGS})
+    for k, (x, y) in enumerate(inputs):
+        setting = SETTINGS[k % len(SETTINGS)]
+        result = attack(victim, x, y, agent, setting, budget, seed=seed + k, prune=True)
+        found.counts[setting]["attacked"] += 1
+        if result.success:
+            found.counts[setting]["fooled"] += 1
+            found.x.append(result.x_adv.detach().float())
+            found.y.append(int(y))
+        progress.advance()
+    return found
+
+
+# ----------------------------------------------------------------------------- 2. fine-tuning
+
+def fine_tune(config: RobustnessConfig, train_adv: AdversarialSet, val_adv: AdversarialSet,
+              progress: Progress) -> tuple[dict, list[dict], int]:
+    """Fine-tune a copy of the shipped network; return the best state, the history (epoch 0 is
+    the shipped weights) and the best epoch."""
+    spec = get_spec(config.victim)
+    if not len(train_adv):
+        raise RobustnessError(f"the shipped agent fooled none of the {config.n_attack_inputs} training inputs "
+                              f"within {config.budget} queries: nothing to fine-tune on")
+    if not 0 <= config.ratio < 1:
+        raise RobustnessError(f"ratio must be in [0, 1), got {config.ratio}")
+    torch.manual_seed(config.seed)
+    rng = torch.Generator().manual_seed(config.seed)
+    augment = VICTIM_TRAINING.get(config.victim)
+    model = shipped_copy(config.victim)
+    x_train, y_train = spec.dataset("train").arrays()
+    x_val, y_val = spec.dataset("val").arrays()
+    x_adv, y_adv = train_adv.arrays()
+    x_val_adv, y_val_adv = val_adv.arrays() if len(val_adv) else (None, None)
+    n_adv = max(1, round(config.ratio * config.batch_size)) if config.ratio > 0 else 0
+    n_clean = config.batch_size - n_adv
+    per_epoch = min(len(x_train), config.clean_per_epoch or len(x_train))
+    steps = -(-per_epoch // n_clean)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=1e-4)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=config.epochs * steps)
+
+    def score(epoch: int, loss: float | None) -> dict:
+        clean = accuracy(model, x_val, y_val)
+        adversarial = accuracy(model, x_val_adv, y_val_adv) if x_val_adv is not None else None
+        return {"epoch": epoch, "loss": None if loss is None else round(loss, 4), "val_clean_accuracy": round(clean, 4),
+                "val_adversarial_accuracy": None if adversarial is None else round(adversarial, 4),
+                "score": round(clean if adversarial is None else (clean + adversarial) / 2, 4)}
+
+    history = [score(0, None)]
+    best, best_state, waited = history[0], {k: v.clone() for k, v in model.state_dict().items()}, 0
+    progress.start("fine-tune", config.epochs * steps,
+                   f"Fine-tuning on {per_epoch} clean items per epoch and {len(x_adv)} adversarial samples "
+                   f"({n_adv} of every {config.batch_size}); shipped weights: validation score {best['score']:.3f}")
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        order, total = torch.randperm(len(x_train), generator=rng)[:per_epoch], 0.0
+        for start in range(0, len(order), n_clean):
+            idx = order[start:start + n_clean]
+            xb, yb = x_train[idx], y_train[idx]
+            if augment is not None and augment.flip_and_shift:
+                xb = flip_and_shift(xb, rng)
+            if augment is not None and augment.stretch_and_noise:
+                xb = stretch_and_noise(xb, rng)
+            if n_adv:
+                pick = torch.randint(len(x_adv), (n_adv,), generator=rng)
+                xb, yb = torch.cat([xb, x_adv[pick]]), torch.cat([yb, y_adv[pick]])
+            loss = F.cross_entropy(model(xb), yb, label_smoothing=0.05)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            total += loss.item() * len(yb)
+            progress.advance()
+        entry = score(epoch, total / (len(order) + steps * n_adv))
+        history.append(entry)
+        better = entry["score"] > best["score"]
+        if better:
+            best, best_state, waited = entry, {k: v.detach().clone() for k, v in model.state_dict().items()}, 0
+        else:
+            waited += 1
+        progress.note(f"epoch {epoch}/{config.epochs}: loss {entry['loss']:.4f}, validation clean "
+                      f"{entry['val_clean_accuracy']:.3f}, adversarial {entry['val_adversarial_accuracy']}, "
+                      f"score {entry['score']:.3f}{' (best)' if better else ''}")
+        if waited >= config.patience:
+            progress.note(f"no better validation score for {waited} epochs: stopping after epoch {epoch}")
+            break
+    progress.complete()
+    return best_state, history, best["epoch"]
+
+
+# ------------------------------------------------------------------------------ 3. the report
+
+def summary(records: list[dict], budget: int) -> dict:
+    """Success rate and median queries (a failure counts the whole budget) of attack records."""
+    if not records:
+        return {"inputs": 0, "success_rate": None, "median_queries": None}
+    return {"inputs": len(records), "success_rate": round(float(np.mean([r["success"] for r in records])), 4),
+            "median_queries": float(np.median([r["queries"] if r["success"] else budget for r in records]))}
+
+
+def record(result, index: int, setting: str) -> dict:
+    """What the report keeps of one attack: the black box's counts."""
+    return {"attack": result.attack, "filter": setting, "index": index, "success": bool(result.success),
+            "queries": int(result.queries), "queries_total": int(result.queries_total)}
+
+
+RECORD_COLUMNS = ("index", "success", "queries", "queries_total")
+
+
+def by_setting(records: list[dict]) -> dict:
+    """Attack records as the report keeps them: per setting (``mix``, a filter, ``square_linf``),
+    one list per field, in input order."""
+    table: dict[str, dict[str, list]] = {}
+    for r in records:
+        columns = table.setdefault(r["filter"], {c: [] for c in RECORD_COLUMNS})
+        for c in RECORD_COLUMNS:
+            columns[c].append(r[c])
+    return table
+
+
+def records_of(table: dict, setting: str) -> list[dict]:
+    """The records of ``setting`` back from :func:`by_setting`'s table."""
+    columns = table.get(setting, {c: [] for c in RECORD_COLUMNS})
+    return [dict(zip(RECORD_COLUMNS, values)) for values in zip(*(columns[c] for c in RECORD_COLUMNS))]
+
+
+@torch.no_grad()
+def predicted(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Top-1 classes of a batch (direct calls: choosing inputs and scoring accuracy are not attacks)."""
+    return torch.cat([model(x[i:i + 256].float()).argmax(-1) for i in range(0, len(x), 256)])
+
+
+def eval_inputs(victim: str, models: list[nn.Module], n: int) -> list[tuple[int, torch.Tensor, int]]:
+    """The first ``n`` items of the test split that every network in ``models`` classifies correctly."""
+    data = get_spec(victim).dataset("test")
+    chosen = []
+    for i in range(len(data)):
+        sample = data[i]
+        if all(int(predicted(m, sample.x[None])[0]) == sample.y for m in models):
+            chosen.append((i, sample.x, int(sample.y)))
+        if len(chosen) == n:
+            break
+    return chosen
+
+
+def rl_attacks(victim: str, model: nn.Module, agent: Agent, inputs: list, budget: int, progress: Progress,
+               settings: tuple[str, ...] = SETTINGS, on_result: Callable | None = None) -> list[dict]:
+    """The agent against ``model`` on every input with every setting (input ``i`` with seed ``i``)."""
+    records = []
+    for setting in settings:
+        for i, x, y in inputs:
+            result = attack(victim, x, y, agent, setting, budget, seed=i, model=model)
+            records.append(record(result, i, setting))
+            if on_result is not None:
+                on_result(setting, i, x, y, result)
+            progress.advance()
+    return records
+
+
+def square_attacks(victim: str, model: nn.Module, inputs: list, config: RobustnessConfig,
+                   progress: Progress) -> list[dict]:
+    """ART's Square Attack (Linf, ``config.square_eps``) against ``model`` (input ``i`` with seed ``i``)."""
+    import warnings
+
+    from rlab_core.baselines.square import square_attack
+
+    records = []
+    for i, x, y in inputs:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # ART divides by zero on flat stretches; harmless in Linf
+            result = square_attack(victim, x, y, config.square_eps, config.budget, seed=i, norm=np.inf, model=model)
+        records.append(record(result, i, "square_linf"))
+        progress.advance()
+    return records
+
+
+def side_report(victim: str, model: nn.Module, rl: list[dict], square: list[dict], budget: int,
+                adversarial_hits: list[bool]) -> dict:
+    """One side of the report (before or after), in the contract's shape, with its attack records."""
+    x_test, y_test = get_spec(victim).dataset("test").arrays()
+    mix = summary([r for r in rl if r["filter"] == "mix"], budget)
+    squared = summary(square, budget)
+    return {
+        "clean_accuracy": round(float((predicted(model, x_test) == y_test).float().mean()), 4),
+        "rl_success_rate": mix["success_rate"],
+        "rl_median_queries": mix["median_queries"],
+        "square_success_rate": squared["success_rate"],
+        "square_median_queries": squared["median_queries"],
+        "per_filter": {f: summary([r for r in rl if r["filter"] == f], budget) for f in MIX},
+        "adversarial_accuracy": round(float(np.mean(adversarial_hits)), 4) if adversarial_hits else None,
+        "attacks": by_setting(rl + square),
+    }
+
+
+def adaptive_config(config: RobustnessConfig, shipped: Agent) -> AgentTrainConfig:
+    """The shipped agent's own recipe (from its ``rlab.json``) and PPO steps, unless ``config`` overrides."""
+    names = {f.name for f in fields(AgentTrainConfig)}
+    known = {k: v for k, v in shipped.meta.items() if k in names}
+    if "victim" in known:  # rlab.json holds the settings, with the filters as a list of names
+        filters = known.get("filters", "mix")
+        base = AgentTrainConfig(**{**known, "cells_per_patch": tuple(known["cells_per_patch"]),
+                                   "filters": filters if isinstance(filters, str) else ",".join(filters)})
+    else:
+        base = RECIPES[config.victim]
+    steps = {} if config.adaptive_steps is None else {"ppo_steps": config.adaptive_steps}
+    return replace(base, victim=config.victim, seed=config.seed, **steps, **config.adaptive_recipe)
+
+
+def run_robustness(config: RobustnessConfig, weights: Path | None = None, progress: Progress | None = None) -> dict:
+    """Fine-tune ``config.victim`` against its shipped agent, save the hardened weights at
+    ``weights`` (default :func:`hardened_path`), and return the before/after report."""
+    progress = progress or Progress()
+    weights = Path(weights) if weights is not None else hardened_path(config.victim)
+    if weights.resolve() in shipped_weights():
+        raise RobustnessError(f"{weights} holds a victim's shipped weights: hardened weights never go there")
+    victim, started, seconds = config.victim, time.time(), {}
+    shipped = load_agent(victim, warn=lambda message: progress.note(f"warning: {message}"))
+    original = load_model(victim)
+
+    # 1. Adversarial samples from the training split (and the validation split, for stopping).
+    clock = time.time()
+    rng = np.random.default_rng(config.seed)
+    train_inputs = training_inputs(victim, config.n_attack_inputs, "train", False, rng)
+    val_inputs = training_inputs(victim, config.n_val_attacks, "val", False, np.random.default_rng(config.seed + 1))
+    progress.start("attack", len(train_inputs) + len(val_inputs),
+                   f"The shipped agent attacks {len(train_inputs)} training and {len(val_inputs)} validation inputs")
+    train_adv = adversarial_samples(victim, shipped, train_inputs, config.budget, config.seed, progress)
+    val_adv = adversarial_samples(victim, shipped, val_inputs, config.budget, config.seed + len(train_inputs), progress)
+    progress.complete()
+    progress.note(f"{len(train_adv)} adversarial training samples, {len(val_adv)} for validation")
+    seconds["attack"] = round(time.time() - clock, 1)
+
+    # 2. Fine-tuning; the hardened weights go beside the shipped ones.
+    clock = time.time()
+    state, history, best_epoch = fine_tune(config, train_adv, val_adv, progress)
+    save_hardened(state, weights)
+    hardened = load_weights(victim, weights)
+    progress.note(f"saved the hardened weights (epoch {best_epoch}) at {relative(weights)}")
+    seconds["fine-tune"] = round(time.time() - clock, 1)
+
+    # 3. Before and after, on test inputs both networks classify correctly.
+    clock = time.time()
+    inputs = eval_inputs(victim, [original, hardened], config.n_eval)
+    square_inputs = inputs[:config.n_square]
+    progress.start("evaluate", 2 * (len(SETTINGS) * len(inputs) + len(square_inputs)),
+                   f"Attacking {len(inputs)} test inputs before and after fine-tuning")
+    hits: list[bool] = []  # does the hardened network classify correctly what fooled the shipped one?
+    candidates: list[dict] = []
+
+    def keep(setting: str, i: int, x: torch.Tensor, y: int, result) -> None:
+        if not result.success:
+            return
+        probs = hardened(result.x_adv[None].float()).softmax(-1)[0].detach()
+        hits.append(int(probs.argmax()) == y)
+        if setting == "mix" and hits[-1] and len(candidates) < 4 * config.n_samples:
+            candidates.append(sample_record(victim, i, y, result, probs))
+
+    with torch.no_grad():
+        before_rl = rl_attacks(victim, original, shipped, inputs, config.budget, progress, on_result=keep)
+    before_square = square_attacks(victim, original, square_inputs, config, progress)
+    after_rl = rl_attacks(victim, hardened, shipped, inputs, config.budget, progress)
+    after_square = square_attacks(victim, hardened, square_inputs, config, progress)
+    progress.complete()
+    before = side_report(victim, original, before_rl, before_square, config.budget, [False] * len(hits))
+    after = side_report(victim, hardened, after_rl, after_square, config.budget, hits)
+    seconds["evaluate"] = round(time.time() - clock, 1)
+
+    # The adaptive attacker: the shipped recipe, trained against the hardened network.
+    clock = time.time()
+    recipe = adaptive_config(config, shipped)
+    agent_file = adaptive_agent_path(weights)
+    progress.start("adaptive", len(inputs) + 1, f"Training an agent against the hardened victim ({recipe.ppo_steps} "
+                                                f"PPO steps, {recipe.n_inputs} training inputs)")
+    adaptive_agent = train_agent(recipe, log=progress.note, victim_model=hardened, path=agent_file)
+    progress.advance(message="The adaptive agent attacks the test inputs")
+    adaptive_rl = rl_attacks(victim, hardened, adaptive_agent, inputs, config.budget, progress, settings=("mix",))
+    progress.complete()
+    seconds["adaptive"] = round(time.time() - clock, 1)
+
+    after_mix = {r["index"]: r for r in after_rl if r["filter"] == "mix"}
+    samples = [{**c, "after_attack": {k: after_mix[c["index"]][k] for k in ("success", "queries")}}
+               for c in candidates]
+    samples.sort(key=lambda s: s["after_attack"]["success"])  # those the agent cannot fool after, first
+    grid = grid_for(victim, get_spec(victim).input_shape)
+    return {
+        "run": run_record(seed=config.seed, victim=victim),
+        "victim": victim,
+        "modality": get_spec(victim).modality,
+        "preset": config.preset,
+        "command": config.command(),
+        "config": asdict(config),
+        "hardened_weights": relative(weights),
+        "hardened_weights_sha256": file_hash(weights),
+        "shipped_agent_sha256": file_hash(agent_path(victim)),
+        "evaluation": {"split": "test", "inputs": len(inputs), "budget": config.budget,
+                       "max_patches": default_max_patches(grid), "n_patches": grid.n_patches,
+                       "square": {"norm": "linf", "eps": config.square_eps, "inputs": len(square_inputs)},
+                       "rule": "the first test items both networks classify correctly; input i attacked with seed i; "
+                               "a failure counts the whole budget in a median"},
+        "generation": {"train": train_adv.counts, "val": val_adv.counts, "train_samples": len(train_adv),
+                       "val_samples": len(val_adv)},
+        "fine_tuning": {"history": history, "best_epoch": best_epoch, "epochs_run": len(history) - 1,
+                        "ratio": config.ratio},
+        "before": before,
+        "after": after,
+        "adaptive": {**summary(adaptive_rl, config.budget), "filter": "mix", "agent": relative(agent_file),
+                     "recipe": {**asdict(recipe), "cells_per_patch": list(recipe.cells_per_patch)},
+                     "validation": adaptive_agent.meta.get("validation"), "chosen": adaptive_agent.meta.get("chosen"),
+                     "training_seconds": adaptive_agent.meta.get("training_seconds"),
+                     "attacks": by_setting(adaptive_rl)},
+        "samples": samples[:config.n_samples],
+        "seconds": {**seconds, "total": round(time.time() - started, 1)},
+    }
+
+
+def sample_record(victim: str, index: int, label: int, result, hardened_probs: torch.Tensor) -> dict:
+    """An adversarial test input that fooled the shipped weights, as the page rebuilds it: the
+    test index and the attack's trajectory (replayed without a query, see ``attack.replay``)."""
+    names = get_spec(victim).class_names
+    hardened = int(hardened_probs.argmax())
+    return {"index": index, "label": label, "label_name": names[label], "filter": "mix", "seed": index,
+            "before": {"adversarial_label_name": result.adversarial_label_name, "queries": result.queries,
+                       "l0_patches": result.l0_patches},
+            "hardened": {"label_name": names[hardened], "probability": round(float(hardened_probs[hardened]), 4)},
+            "trajectory": [step.to_dict() for step in result.trajectory]}
+
+
+@dataclass(frozen=True)
+class ReplayedSample:
+    """A report's sample rebuilt for display: the test item and the adversarial input that fooled the shipped weights."""
+
+    sample: object  # rlab_core.sample.Sample
+    x_adv: torch.Tensor
+    grid: object  # PatchGrid
+    patch_filters: dict
+
+
+def replay_sample(victim: str, entry: dict) -> ReplayedSample:
+    """Rebuild a report sample from its test index and trajectory (no query, see ``attack.replay``)."""
+    from rlab_core.attack.replay import TrajectoryReplay
+
+    sample = get_spec(victim).dataset("test")[entry["index"]]
+    state = TrajectoryReplay(sample.x, victim, entry["filter"], None, entry["seed"]).run(entry["trajectory"])
+    return ReplayedSample(sample, state.x_adv(), state.grid, state.patch_filters())
+
+
+def comparison_rows(report: dict) -> list[dict]:
+    """The report's headline figures as table rows: before, after, and the adaptive attacker."""
+    rows = []
+    for name, side in (("before", report["before"]), ("after", report["after"])):
+        rows.append({"": name, "clean accuracy": side["clean_accuracy"], "RL success (mix)": side["rl_success_rate"],
+                     "RL median queries": side["rl_median_queries"], "Square success": side["square_success_rate"],
+                     **{f: side["per_filter"][f]["success_rate"] for f in MIX},
+                     "held-out adversarial accuracy": side["adversarial_accuracy"]})
+    adaptive = report["adaptive"]
+    rows.append({"": "adaptive agent (after)", "RL success (mix)": adaptive["success_rate"],
+                 "RL median queries": adaptive["median_queries"]})
+    return rows
+
+
+# ------------------------------------------------------------------------------------ markdown
+
+def markdown(report: dict) -> str:
+    """A before/after table of ``report``."""
+    def pct(v):
+        return "–" if v is None else f"{v:.1%}"
+
+    def num(v):
+        return "–" if v is None else f"{v:g}"
+
+    ev, before, after, adaptive = report["evaluation"], report["before"], report["after"], report["adaptive"]
+    head = ["", "clean accuracy", "RL success (mix)", "RL median queries", f"Square Linf {ev['square']['eps']:g} success",
+            *(f"RL {f}" for f in MIX), "accuracy on held-out adversarial samples"]
+    rows = []
+    for name, side in (("before (shipped weights)", before), ("after (hardened)", after)):
+        rows.append([name, pct(side["clean_accuracy"]), pct(side["rl_success_rate"]), num(side["rl_median_queries"]),
+                     pct(side["square_success_rate"]), *(pct(side["per_filter"][f]["success_rate"]) for f in MIX),
+                     pct(side["adversarial_accuracy"])])
+    rows.append(["adaptive agent vs hardened", "", pct(adaptive["success_rate"]), num(adaptive["median_queries"]),
+                 "", *([""] * len(MIX)), ""])
+    table = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + ["| " + " | ".join(r) + " |" for r in rows]
+    gen, tuning = report["generation"], report["fine_tuning"]
+    return "\n".join([
+        f"# `{report['victim']}`: adversarial fine-tuning, before and after", "",
+        (f"{ev['inputs']} test inputs that both networks classify correctly, budget {ev['budget']} queries, patch cap "
+        f"{ev['max_patches']} of {ev['n_patches']} patches; Square Attack on the first {ev['square']['inputs']}. "
+        f"Fine-tuned on {gen['train_samples']} adversarial samples from the training split (ratio {tuning['ratio']}), "
+        f"best validation epoch {tuning['best_epoch']} of {tuning['epochs_run']}. The adaptive agent: "
+        f"{adaptive['recipe']['ppo_steps']} PPO steps on {adaptive['recipe']['n_inputs']} inputs "
+        f"({adaptive['chosen']} policy chosen). Made by `{report['command']}` in {report['seconds']['total']:.0f} s "
+         f"(preset {report['preset']})."), "",
+        *table, "",
+        ("Accuracy on held-out adversarial samples: the share of the adversarial test inputs that fooled the shipped "
+         "weights (every filter setting) that the network classifies correctly (0 before, by construction)."), ""])
+
+
+# ---------------------------------------------------------------------- the page's background run
+
+_WORKERS: dict[Path, subprocess.Popen] = {}  # the runs this process started (to reap them)
+
+
+def run_folder(victim: str, runs: Path | None = None) -> Path:
+    return Path(runs or RUNS) / victim
+
+
+def shipped_report_path(victim: str) -> Path:
+    return REPORTS / f"robustness-{victim}.json"
+
+
+def read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def worker_alive(progress: dict | None, folder: Path | None = None) -> bool:
+    """Whether the worker that writes ``progress`` still runs."""
+    if not progress or progress.get("status") not in ("starting", "running"):
+        return False
+    proc = _WORKERS.get(Path(folder)) if folder is not None else None
+    if proc is not None and proc.pid == progress.get("pid"):
+        return proc.poll() is None
+    pid = progress.get("pid")
+    try:
+        os.kill(int(pid), 0)
+    except (OSError, TypeError, ValueError):
+        return False
+    try:  # a finished child that nobody reaped yet is a zombie: not running
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def worker_state(folder: Path) -> tuple[str, dict | None]:
+    """``("none" | "running" | "done" | "failed" | "stopped", progress)`` of the run in ``folder``."""
+    progress = read_json(Path(folder) / "progress.json")
+    if progress is None:
+        return "none", None
+    status = progress.get("status")
+    if status in ("starting", "running"):
+        return ("running" if worker_alive(progress, folder) else "stopped"), progress
+    return status, progress
+
+
+def start_worker(victim: str, preset: str = "default", folder: Path | None = None) -> Path:
+    """Start ``python -m rlab_core robustness`` for ``victim`` in the background; it writes
+    ``progress.json``, ``report.json``, its log and the hardened weights in ``folder``
+    (default ``runs/robustness/<victim>``). Returns the folder."""
+    config_for(victim, preset)  # a clear error before anything starts
+    folder = Path(folder or run_folder(victim))
+    if worker_state(folder)[0] == "running":
+        raise RobustnessError(f"a robustness run of {victim} is already running in {folder}")
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("report.json", "report.md"):
+        (folder / name).unlink(missing_ok=True)
+    command = [sys.executable, "-m", "rlab_core", "robustness", "--modality", get_spec(victim).modality,
+               "--victim", victim, "--out", str(folder / "report.json"), "--progress", str(folder / "progress.json"),
+               "--weights", str(hardened_path(victim, folder))]
+    if preset != "default":
+        command.append(f"--{preset}")
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    starting = {"status": "starting", "pid": None, "started": time.time(), "victim": victim, "preset": preset,
+                "phase": None, "phases": {}, "message": "Starting…", "error": None}
+    write_json(folder / "progress.json", starting)
+    with open(folder / "log.txt", "w") as log:
+        proc = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, env=env)
+    _WORKERS[folder] = proc
+    if (read_json(folder / "progress.json") or {}).get("status") == "starting":  # the run has not written yet
+        write_json(folder / "progress.json", {**starting, "pid": proc.pid})
+    return folder
+
+
+def stop_worker(folder: Path) -> None:
+    """Stop the run in ``folder`` if it runs (its whole process group) and mark it stopped."""
+    status, progress = worker_state(folder)
+    if status == "running":
+        try:
+            os.killpg(int(progress["pid"]), signal.SIGTERM)
+        except (OSError, ProcessLookupError):
+            pass
+        proc = _WORKERS.pop(Path(folder), None)
+        if proc is not None:
+            proc.wait(timeout=10)
+    if status in ("running", "stopped"):  # a finished or failed run keeps its status
+        write_json(Path(folder) / "progress.json", {**progress, "status": "stopped", "finished": time.time()})

@@ -1,0 +1,248 @@
+"""Adversarial fine-tuning (rlab_core/robustness.py) and ``python -m rlab_core robustness``.
+
+One tiny run of the real pipeline on ecg-cnn (the CLI in-process with a shrunken quick preset,
+everything written under tmp_path) serves most tests; the real ``--quick`` run is slow.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from rlab_core import ROOT, robustness
+from rlab_core.attack.agent import load_agent, recipe, train_agent
+from rlab_core.attack.runner import attack
+from rlab_core.cli import main
+from rlab_core.victims import get_spec, load_model
+
+torch.set_num_threads(1)
+
+VICTIM = "ecg-cnn"
+SIDE_KEYS = {"clean_accuracy", "rl_success_rate", "rl_median_queries", "square_success_rate", "per_filter"}
+TINY = {"n_attack_inputs": 100, "n_val_attacks": 30, "epochs": 3, "patience": 2, "budget": 60, "n_eval": 12,
+        "n_square": 3, "clean_per_epoch": 1500, "n_samples": 2, "adaptive_steps": 0,
+        "adaptive_recipe": {"n_inputs": 20, "imitation_epochs": 2, "dagger_rounds": 0, "n_val": 4, "val_budget": 30}}
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def hardened_in_assets() -> set[Path]:
+    return {*(ROOT / "assets").rglob("*hardened*")}
+
+
+@pytest.fixture(scope="module")
+def shipped_before() -> tuple[dict[Path, tuple[str, int]], set[Path]]:
+    """The victim's shipped weights and agent, hash and time, before the tiny run (only these:
+    other victims' files may be retrained meanwhile), and what hardened files assets holds."""
+    files = [get_spec(VICTIM).weights_path, ROOT / "assets" / "agents" / f"{VICTIM}.zip"]
+    return {path: (digest(path), path.stat().st_mtime_ns) for path in files}, hardened_in_assets()
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory, shipped_before) -> tuple[Path, dict, str]:
+    """``robustness --quick --json`` in-process, with the quick preset shrunk to :data:`TINY`."""
+    folder = tmp_path_factory.mktemp("robustness")
+    sizes = robustness.SIZES["quick"]
+    robustness.SIZES["quick"] = {**sizes, **TINY}
+    try:
+        out = folder / "report.json"
+        import contextlib
+        import io
+
+        stdout = io.StringIO()
+        with contextlib.redirect_stdout(stdout):
+            code = main(["robustness", "--modality", "ecg", "--quick", "--out", str(out),
+                         "--progress", str(folder / "progress.json"), "--json"])
+    finally:
+        robustness.SIZES["quick"] = sizes
+    assert code == 0
+    return folder, json.loads(out.read_text()), stdout.getvalue()
+
+
+def test_the_cli_json_has_the_contract_keys(tiny_run) -> None:
+    folder, report, stdout = tiny_run
+    assert json.loads(stdout) == report  # --json: exactly one JSON object, the report
+    assert {"run", "before", "after", "adaptive"} <= report.keys()
+    for side in ("before", "after"):
+        assert SIDE_KEYS <= report[side].keys()
+        assert set(report[side]["per_filter"]) == {"gaussian_noise", "gaussian_blur", "dead_pixel", "illuminate"}
+        assert 0 <= report[side]["clean_accuracy"] <= 1 and 0 <= report[side]["rl_success_rate"] <= 1
+    assert {"success_rate", "median_queries"} <= report["adaptive"].keys()
+    assert {"git_commit", "packages", "seed", "victim", "victim_weights_sha256"} <= report["run"].keys()
+    assert report["run"]["victim"] == VICTIM and report["preset"] == "quick"
+    assert (folder / "report.md").read_text().startswith(f"# `{VICTIM}`")
+    progress = json.loads((folder / "progress.json").read_text())
+    assert progress["status"] == "done"
+    assert all(p["done"] == p["total"] for p in progress["phases"].values())
+    assert list(progress["phases"]) == list(robustness.PHASES)
+
+
+def test_fine_tuning_never_overwrites_the_shipped_weights(tiny_run, shipped_before, tmp_path: Path) -> None:
+    folder, report, _ = tiny_run
+    # The quick run wrote beside --out, nowhere else; every shipped file is as it was.
+    assert (folder / f"{VICTIM}-hardened.pt").exists() and (folder / f"{VICTIM}-hardened-agent.zip").exists()
+    assert Path(report["hardened_weights"]) == folder / f"{VICTIM}-hardened.pt"
+    files, hardened = shipped_before
+    for path, (sha, modified) in files.items():
+        assert path.exists() and digest(path) == sha and path.stat().st_mtime_ns == modified, path
+    assert hardened_in_assets() == hardened  # nothing new in assets either
+    # The cached shipped network was not trained in place.
+    on_disk = torch.load(get_spec(VICTIM).weights_path, weights_only=True)
+    assert all(torch.equal(v, on_disk[k]) for k, v in load_model(VICTIM).state_dict().items())
+    # The default place is beside the shipped weights, and a shipped weights path is refused.
+    assert robustness.hardened_path(VICTIM) == get_spec(VICTIM).weights_path.with_name(f"{VICTIM}-hardened.pt")
+    with pytest.raises(robustness.RobustnessError, match="never go there"):
+        robustness.save_hardened(load_model(VICTIM).state_dict(), get_spec("image-cnn").weights_path)
+    with pytest.raises(robustness.RobustnessError, match="never go there"):
+        robustness.run_robustness(robustness.config_for(VICTIM, "quick"), get_spec(VICTIM).weights_path)
+    # An agent trained against another network never replaces the shipped agent.
+    with pytest.raises(ValueError, match="own path"):
+        train_agent(recipe(VICTIM), victim_model=load_model(VICTIM))
+
+
+def test_the_report_numbers_come_from_the_counting_victim(tiny_run) -> None:
+    _, report, _ = tiny_run
+    budget = report["evaluation"]["budget"]
+    for side in ("before", "after"):
+        table = report[side]["attacks"]
+        assert set(table) == {*robustness.SETTINGS, "square_linf"}
+        mix = robustness.records_of(table, "mix")
+        assert len(mix) == report["evaluation"]["inputs"]
+        assert report[side]["rl_success_rate"] == pytest.approx(np.mean([r["success"] for r in mix]), abs=1e-4)
+        assert report[side]["rl_median_queries"] == np.median([r["queries"] if r["success"] else budget for r in mix])
+        for name, entry in report[side]["per_filter"].items():
+            assert entry == robustness.summary(robustness.records_of(table, name), budget)
+        square = robustness.records_of(table, "square_linf")
+        assert len(square) == report["evaluation"]["square"]["inputs"]
+        assert report[side]["square_success_rate"] == pytest.approx(np.mean([r["success"] for r in square]), abs=1e-4)
+        records = [r for setting in table for r in robustness.records_of(table, setting)]
+        assert all(1 <= r["queries"] <= r["queries_total"] <= budget for r in records if r["success"])
+        assert all(r["queries"] == budget >= r["queries_total"] for r in records if not r["success"])
+    adaptive = robustness.records_of(report["adaptive"]["attacks"], "mix")
+    assert report["adaptive"] == {**report["adaptive"], **robustness.summary(adaptive, budget)}
+
+    # Each record's counts are the black box's: every sample that reaches the network is one of them.
+    class Counting(nn.Module):
+        def __init__(self, model: nn.Module) -> None:
+            super().__init__()
+            self.model, self.samples = model, 0
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            self.samples += len(x)
+            return self.model(x)
+
+    counting = Counting(robustness.load_weights(VICTIM, Path(report["hardened_weights"])))
+    inputs = robustness.eval_inputs(VICTIM, [load_model(VICTIM)], 3)
+    config = robustness.config_for(VICTIM, "quick", budget=40)
+    records = robustness.rl_attacks(VICTIM, counting, load_agent(VICTIM), inputs, 40, robustness.Progress(),
+                                    settings=("mix", "gaussian_blur"))
+    records += robustness.square_attacks(VICTIM, counting, inputs, config, robustness.Progress())
+    assert counting.samples == sum(r["queries_total"] for r in records) > 0
+
+
+def test_fine_tuning_raises_accuracy_on_held_out_adversarial_samples(tiny_run) -> None:
+    _, report, _ = tiny_run
+    assert report["before"]["adversarial_accuracy"] == 0.0  # they fooled the shipped weights
+    assert report["after"]["adversarial_accuracy"] >= 0.5
+    assert report["after"]["rl_success_rate"] <= report["before"]["rl_success_rate"]
+    assert report["after"]["clean_accuracy"] >= report["before"]["clean_accuracy"] - 0.03
+    # Independently: adversarial samples from test inputs further on (fine-tuning saw train and val only).
+    hardened = robustness.load_weights(VICTIM, Path(report["hardened_weights"]))
+    agent, data = load_agent(VICTIM), get_spec(VICTIM).dataset("test")
+    fooled = []
+    for i in range(100, 130):
+        sample = data[i]
+        result = attack(VICTIM, sample.x, sample.y, agent, "mix", 60, seed=i)
+        if result.success:
+            fooled.append((result.x_adv, sample.y))
+    assert len(fooled) >= 10
+    x, y = torch.stack([f[0] for f in fooled]), torch.tensor([f[1] for f in fooled])
+    with torch.no_grad():
+        assert (load_model(VICTIM)(x).argmax(-1) == y).float().mean() == 0
+        assert (hardened(x).argmax(-1) == y).float().mean() >= 0.5
+
+
+def test_samples_replay_to_inputs_the_hardened_victim_gets_right(tiny_run) -> None:
+    _, report, _ = tiny_run
+    assert report["samples"]
+    hardened = robustness.load_weights(VICTIM, Path(report["hardened_weights"]))
+    for entry in report["samples"]:
+        shown = robustness.replay_sample(VICTIM, entry)
+        with torch.no_grad():
+            assert int(load_model(VICTIM)(shown.x_adv[None]).argmax()) != entry["label"]
+            assert int(hardened(shown.x_adv[None]).argmax()) == entry["label"]
+
+
+def test_adaptive_recipe_is_the_shipped_agents_own() -> None:
+    shipped = load_agent(VICTIM)
+    config = robustness.adaptive_config(robustness.config_for(VICTIM, "default"), shipped)
+    assert config.ppo_steps == shipped.meta["ppo_steps"] and config.n_inputs == shipped.meta["n_inputs"]
+    assert config.cells_per_patch == tuple(shipped.meta["cells_per_patch"])
+    assert robustness.adaptive_config(robustness.config_for(VICTIM, "quick"), shipped).ppo_steps == 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--modality", "image", "--victim", "imagenet-efficientnet-lite0"], "cannot be fine-tuned"),
+    (["--modality", "ecg", "--victim", "image-cnn"], "is for image"),
+    (["--modality", "ecg", "--quick", "--full"], "not allowed with"),
+    (["--modality", "ecg", "--out", "report.txt"], "must name a .json"),
+])
+def test_bad_arguments_exit_2_with_one_line(args: list[str], message: str, capsys: pytest.CaptureFixture) -> None:
+    assert main(["robustness", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_worker_state_of_a_dead_worker_is_stopped(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    robustness.write_json(tmp_path / "progress.json", {"status": "running", "pid": int(done.stdout), "phases": {}})
+    assert robustness.worker_state(tmp_path)[0] == "stopped"
+    assert robustness.worker_state(tmp_path / "nothing") == ("none", None)
+
+
+@pytest.mark.slow
+def test_the_pages_background_run_of_the_quick_command(tmp_path: Path, shipped_before) -> None:
+    """``start_worker`` runs ``python -m rlab_core robustness --quick`` as the page does, to the end."""
+    folder = robustness.start_worker(VICTIM, "quick", tmp_path)
+    try:
+        assert robustness.worker_state(folder)[0] == "running"
+        deadline = time.monotonic() + 900
+        while robustness.worker_state(folder)[0] == "running" and time.monotonic() < deadline:
+            time.sleep(2)
+    finally:
+        robustness.stop_worker(folder)  # only if it still runs
+    status, progress = robustness.worker_state(folder)
+    assert status == "done", (folder / "log.txt").read_text()[-2000:]
+    assert all(p["done"] == p["total"] for p in progress["phases"].values())
+    report = json.loads((folder / "report.json").read_text())
+    assert {"before", "after", "adaptive", "run"} <= report.keys()
+    assert report["after"]["adversarial_accuracy"] > report["before"]["adversarial_accuracy"]
+    assert report["after"]["rl_success_rate"] < report["before"]["rl_success_rate"]
+    assert Path(report["hardened_weights"]) == folder / f"{VICTIM}-hardened.pt"
+    files, hardened = shipped_before
+    for path, (sha, _) in files.items():
+        assert digest(path) == sha, path
+    assert hardened_in_assets() == hardened
+
+
+@pytest.mark.slow
+def test_the_benchmark_script_quick(tmp_path: Path) -> None:
+    out = tmp_path / "robustness-ecg-cnn.json"
+    done = subprocess.run([sys.executable, "-m", "benchmarks.robustness", "--victim", VICTIM, "--quick", "--out",
+                           str(out)], cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["command"] == f"python -m benchmarks.robustness --victim {VICTIM} --quick"
+    assert Path(report["hardened_weights"]) == tmp_path / f"{VICTIM}-hardened.pt"
+    table = out.with_suffix(".md").read_text()
+    assert "| before (shipped weights) |" in table and "| after (hardened) |" in table
