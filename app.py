@@ -15,6 +15,7 @@ PAGES = [
     st.Page("app_pages/attack.py", title="Attack", icon=":material/bolt:"),
     st.Page("app_pages/explain.py", title="Explain", icon=":material/visibility:"),
     st.Page("app_pages/robustness.py", title="Robustness", icon=":material/shield:"),
+    st.Page("app_pages/benchmark.py", title="Benchmark", icon=":material/leaderboard:"),
 ]
 MODALITY_NAMES = {"ecg": "ECG", "image": "Image", "video": "Video"}
 

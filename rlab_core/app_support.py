@@ -254,3 +254,19 @@ def robustness_sample(victim: str, entry: dict):
     from rlab_core.robustness import replay_sample
 
     return replay_sample(victim, entry)
+
+
+# ------------------------------------------------------------------------------------- benchmarks
+def bench_report(path: Path) -> dict | None:
+    """The benchmark report at ``path`` (``None`` while there is none or it cannot be read), re-read
+    when the file changes."""
+    path = Path(path)
+    return _bench_report(str(path), path.stat().st_mtime_ns) if path.exists() else None
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _bench_report(path: str, modified: int) -> dict | None:
+    from rlab_core.background import read_json
+
+    report = read_json(Path(path))
+    return report if isinstance(report, dict) and {"rows", "curves", "budget"} <= report.keys() else None

@@ -46,11 +46,18 @@ function runs here, one sample after the other. Ray is imported only then. On a 
 
 Results come back to the process that started the run, which writes every file.
 See ``docs/bench-ray.md``.
+
+**In the app.** ``progress`` (``--progress FILE`` on the command line) counts the finished
+attacks, one per input and attack, in a :class:`~rlab_core.background.Progress` file;
+:func:`start_worker` runs the command in the background for the Benchmark page, writing
+``runs/bench/<victim>/live.json`` and its companions. :func:`published_reports` lists the
+published ``benchmarks/bench-<victim>.json``.
 """
 from __future__ import annotations
 
 import json
 import platform
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -60,7 +67,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rlab_core import ROOT
+from rlab_core import ROOT, background
 from rlab_core.attack.result import AttackResult
 from rlab_core.attack.runner import DEFAULT_BUDGET
 from rlab_core.run_record import run_record
@@ -70,6 +77,9 @@ ATTACKS = ("rl", "greedy", "random", "square", "square_linf", "simba")
 ART_ATTACKS = ("square", "square_linf", "simba")
 MATCHED = ("square", "simba")  # their distortion is matched to rl's L2
 CURVE_POINTS = 48
+RUNS = ROOT / "runs" / "bench"  # the app's live runs: runs/bench/<victim>/live.json
+REPORTS = ROOT / "benchmarks"  # the published runs: benchmarks/bench-<victim>.json
+LIVE = "live.json"
 _FLOAT_DIGITS = 6
 
 
@@ -295,21 +305,25 @@ def median_rl_l2(records: Iterable[dict]) -> float | None:
 
 
 def run_bench(config: BenchConfig, out: Path, *, resume: bool = False, use_ray: bool = False,
-              ray_address: str | None = None, log: Callable[[str], None] = lambda line: None) -> dict:
-    """Run the benchmark and write ``out`` (.json), its ``.jsonl``, ``.md`` and ``.png``; return the report."""
+              ray_address: str | None = None, log: Callable[[str], None] = lambda line: None,
+              progress: background.Progress | None = None) -> dict:
+    """Run the benchmark and write ``out`` (.json), its ``.jsonl``, ``.md`` and ``.png``; return the report.
+    ``progress`` counts the finished attacks (phase ``"attacks"``: one per input and attack)."""
     config.check()
     started = time.perf_counter()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    progress = out.with_suffix(".jsonl")
+    records_file = out.with_suffix(".jsonl")
     done: dict[tuple[int, str], dict] = {}
-    if resume and progress.exists():
-        done = _load_progress(progress, config)
-        log(f"resuming from {progress}: {len(done)} sample records done")
+    if resume and records_file.exists():
+        done = _load_progress(records_file, config)
+        log(f"resuming from {records_file}: {len(done)} sample records done")
     else:
         if resume:
-            log(f"nothing to resume at {progress}; starting afresh")
-        progress.write_text(json.dumps({"bench": config.settings()}) + "\n")
+            log(f"nothing to resume at {records_file}; starting afresh")
+        records_file.write_text(json.dumps({"bench": config.settings()}) + "\n")
+    if progress is not None:
+        progress.note("Loading the victim and choosing the inputs…")
     if "rl" in config.attacks:
         _agent(config.victim)  # an agent that cannot load fails here, before any work
     indices = select_inputs(config.victim, config.n)
@@ -318,17 +332,25 @@ def run_bench(config: BenchConfig, out: Path, *, resume: bool = False, use_ray: 
     pool = RayPool(ray_address) if use_ray or ray_address else LocalPool()
     log(f"{config.victim}: {len(indices)} inputs x {', '.join(config.attacks)}, budget {config.budget}, "
         f"{pool.description}")
+    if progress is not None:
+        progress.start("attacks", len(indices) * len(config.attacks),
+                       f"{len(indices)} inputs x {len(config.attacks)} attacks, {pool.description}")
+        progress.advance(sum((i, a) in done for i in indices for a in config.attacks))
     try:
         def run(jobs: list[tuple]) -> None:
             for finished, records in enumerate(pool.map(jobs), 1):
-                with progress.open("a") as f:
+                redone = sum((r["index"], r["attack"]) in done for r in records)  # rl_median records run again
+                with records_file.open("a") as f:
                     for r in records:
                         f.write(json.dumps(r) + "\n")
                         done[(r["index"], r["attack"])] = r
                 if records:
                     figures = ", ".join(f"{r['attack']} {'ok' if r['success'] else 'fail'} {r['queries']}q"
                                         for r in records)
-                    log(f"[{finished}/{len(jobs)}] input {records[0]['index']}: {figures}")
+                    line = f"[{finished}/{len(jobs)}] input {records[0]['index']}: {figures}"
+                    log(line)
+                    if progress is not None:
+                        progress.advance(len(records) - redone, line)
 
         # Phase 1: rl and everything that does not wait for rl's median.
         jobs = []
@@ -498,3 +520,33 @@ def plot(report: dict, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+# ---------------------------------------------------------------------------------- the app's runs
+def published_reports(folder: Path | None = None) -> dict[str, Path]:
+    """The published runs, ``{victim: benchmarks/bench-<victim>.json}``, sorted by victim."""
+    paths = sorted(Path(folder or REPORTS).glob("bench-*.json"))
+    return {path.stem.removeprefix("bench-"): path for path in paths}
+
+
+def run_folder(victim: str, runs: Path | None = None) -> Path:
+    """Where the app's live run of ``victim`` goes: ``runs/bench/<victim>/``."""
+    return Path(runs or RUNS) / victim
+
+
+def start_worker(config: BenchConfig, folder: Path | None = None) -> Path:
+    """Start ``python -m rlab_core bench`` with ``config`` in the background (in-process, no Ray):
+    it writes ``live.json`` (and ``.jsonl``, ``.md``, ``.png``), ``progress.json`` and its log in
+    ``folder`` (default ``runs/bench/<victim>``). Raises :class:`BenchError` on bad settings or
+    while a run is going on there. Returns the folder."""
+    config.check()
+    folder = Path(folder or run_folder(config.victim))
+    if background.worker_state(folder)[0] == "running":
+        raise BenchError(f"a benchmark of {config.victim} is already running in {folder}")
+    out = folder / LIVE
+    command = [sys.executable, "-m", "rlab_core", "bench", "--modality", get_spec(config.victim).modality,
+               "--victim", config.victim, "--attacks", ",".join(config.attacks), "--n", str(config.n),
+               "--budget", str(config.budget), "--seed", str(config.seed), "--filter", config.filter,
+               "--out", str(out), "--progress", str(folder / background.PROGRESS)]
+    clear = [out.name, *(out.with_suffix(suffix).name for suffix in (".jsonl", ".md", ".png"))]
+    return background.start_worker(command, folder, clear=clear, victim=config.victim, settings=asdict(config))

@@ -83,6 +83,7 @@ def build_parser() -> Parser:
     where.add_argument("--ray-address", help="run the inputs as tasks on an existing Ray cluster (HEAD:6379)")
     bench.add_argument("--resume", action="store_true", help="continue the run in FILE.jsonl, skipping finished inputs")
     bench.add_argument("--out", type=Path, required=True, help="FILE.json; FILE.jsonl, FILE.md and FILE.png beside it")
+    bench.add_argument("--progress", type=Path, help="keep the run's progress in this JSON file (the app polls it)")
 
     robust = commands.add_parser("robustness", help="adversarial fine-tuning against the RL agent; the before/after report")
     robust.add_argument("--modality", required=True, choices=MODALITIES)
@@ -244,7 +245,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from rlab_core.attack.agent import AgentError
-    from rlab_core.bench import BenchConfig, BenchError, rows_table, run_bench
+    from rlab_core.background import Progress
+    from rlab_core.bench import BenchConfig, BenchError, command, rows_table, run_bench
     from rlab_core.filters import FilterError, resolve_filters
 
     victim = resolve_victim(args.modality, args.victim)
@@ -252,13 +254,23 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise UsageError(f"--out must name a .json file, got {args.out}")
     config = BenchConfig(victim, tuple(a.strip() for a in args.attacks.split(",") if a.strip()), args.n, args.budget,
                          args.seed, args.filter)
+    progress = (None if args.progress is None
+                else Progress(args.progress, victim=victim, command=command(config, args.out)))
     try:
         config.check()
         resolve_filters(args.filter)
         report = run_bench(config, args.out, resume=args.resume, use_ray=args.ray, ray_address=args.ray_address,
-                           log=lambda line: print(line, file=sys.stderr, flush=True))
+                           log=lambda line: print(line, file=sys.stderr, flush=True), progress=progress)
     except (BenchError, FilterError, AgentError) as err:
+        if progress is not None:
+            progress.finish("failed", error=str(err))
         raise UsageError(str(err)) from None
+    except BaseException as err:
+        if progress is not None:
+            progress.finish("failed", error=f"{type(err).__name__}: {err}")
+        raise
+    if progress is not None:
+        progress.finish("done", report=str(args.out))
     print(f"{victim}: {report['inputs']} inputs, budget {report['budget']}, seed {report['seed']}")
     print(rows_table(report))
     print(f"wrote {args.out}, {args.out.with_suffix('.md')}, {args.out.with_suffix('.png')} and {args.out.with_suffix('.jsonl')}")

@@ -32,28 +32,26 @@ sides are attacked on the same inputs; ``clean_accuracy`` covers the whole test 
 
 Long runs report progress through :class:`Progress` (bars on stderr, and a JSON file that the
 app's Robustness page polls); :func:`start_worker` runs ``python -m rlab_core robustness`` in
-the background for the page, in ``runs/robustness/<victim>/``.
+the background for the page, in ``runs/robustness/<victim>/``, with the shared worker of
+:mod:`rlab_core.background`.
 """
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import re
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rlab_core import ROOT
+from rlab_core import ROOT, background
 from rlab_core.attack.agent import (
     AGENTS,
     RECIPES,
@@ -66,6 +64,15 @@ from rlab_core.attack.agent import (
 )
 from rlab_core.attack.runner import attack
 from rlab_core.attack.session import default_max_patches
+from rlab_core.background import (  # noqa: F401  (the page's background run: stop_worker and friends live there)
+    PROGRESS,
+    compact_json,
+    read_json,
+    stop_worker,
+    worker_alive,
+    worker_state,
+    write_json,
+)
 from rlab_core.filters import MIX
 from rlab_core.patches import grid_for
 from rlab_core.run_record import run_record
@@ -153,103 +160,10 @@ def config_for(victim: str, preset: str = "default", seed: int = 0, **overrides)
 
 # ------------------------------------------------------------------------------------ progress
 
-class Progress:
-    """Where a run is: its phase (a key of :data:`PHASES`), how far in it, the last message.
+class Progress(background.Progress):
+    """Where a robustness run is (see :class:`rlab_core.background.Progress`), its phases named by :data:`PHASES`."""
 
-    Written as JSON to ``path`` (at most every ``every`` seconds, and at every phase change),
-    drawn as tqdm bars on stderr when ``bars`` (only on a terminal), and messages go to ``log``.
-    """
-
-    def __init__(self, path: Path | None = None, bars: bool = False, log: Callable[[str], None] | None = None,
-                 every: float = 1.0, **info) -> None:
-        self.path, self.bars, self.log, self.every = path, bars, log, every
-        self.state = {"status": "running", "pid": os.getpid(), "started": time.time(), "phase": None,
-                      "phases": {}, "message": "", "error": None, **info}
-        self._bar = None
-        self._written = 0.0
-        self._write(force=True)
-
-    def start(self, phase: str, total: int, message: str = "") -> None:
-        self._close_bar()
-        self.state["phase"] = phase
-        self.state["phases"][phase] = {"done": 0, "total": int(total), "started": time.time(), "seconds": 0.0}
-        if self.bars:
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=total, desc=PHASES.get(phase, phase), file=sys.stderr, disable=None, leave=False)
-        self.note(message or f"{PHASES.get(phase, phase)}…")
-
-    def advance(self, n: int = 1, message: str | None = None) -> None:
-        if self.state["phase"] is None:  # no phase started: nothing to count
-            return
-        entry = self.state["phases"][self.state["phase"]]
-        entry["done"] = min(entry["total"], entry["done"] + n)
-        entry["seconds"] = round(time.time() - entry["started"], 1)
-        if self._bar is not None:
-            self._bar.update(n)
-        if message is not None:
-            self.note(message)
-        else:
-            self._write()
-
-    def complete(self) -> None:
-        """The current phase is over (an early stop skips its remaining steps)."""
-        entry = self.state["phases"][self.state["phase"]]
-        entry["done"], entry["seconds"] = entry["total"], round(time.time() - entry["started"], 1)
-        self._close_bar()
-        self._write(force=True)
-
-    def note(self, message: str) -> None:
-        self.state["message"] = message
-        if self.state["phase"] is not None:
-            entry = self.state["phases"][self.state["phase"]]
-            entry["seconds"] = round(time.time() - entry["started"], 1)
-        if self.log:
-            self.log(message)
-        self._write(force=True)
-
-    def finish(self, status: str, error: str | None = None, **info) -> None:
-        """``status``: ``"done"`` or ``"failed"`` (with ``error``)."""
-        self._close_bar()
-        self.state.update(status=status, error=error, finished=time.time(), **info)
-        self._write(force=True)
-
-    def _close_bar(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
-
-    def _write(self, force: bool = False) -> None:
-        if self.path is None or (not force and time.time() - self._written < self.every):
-            return
-        self.state["updated"] = time.time()
-        write_json(self.path, self.state)
-        self._written = time.time()
-
-
-def write_json(path: Path, data: dict, compact: bool = False) -> None:
-    """Write ``data`` so that a reader never sees half a file (a temporary file, then a rename);
-    ``compact`` puts every innermost list and object on one line (a report's attack records)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(data, indent=1, default=str)
-    if compact:
-        text = compact_json(text)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    partial.write_text(text + "\n")
-    os.replace(partial, path)
-
-
-def compact_json(text: str) -> str:
-    """Indented JSON with its innermost lists, then its objects without nested objects, on one
-    line each. Only the line breaks and indentation between tokens go: a JSON string never holds
-    a raw line break, so the data is unchanged."""
-    def one_line(match: re.Match) -> str:
-        return re.sub(r"\n\s*", " ", match.group(0)).replace("[ ", "[").replace(" ]", "]").replace("{ ", "{").replace(" }", "}")
-
-    for _ in range(3):  # lists of lists (a step's top classes)
-        text = re.sub(r"\[[^\[\]{}]*\]", one_line, text)
-    return re.sub(r"\{[^{}]*\}", one_line, text)
+    labels: ClassVar[dict[str, str]] = PHASES
 
 
 # ------------------------------------------------------------------------- weights, never over
@@ -722,51 +636,12 @@ def markdown(report: dict) -> str:
 
 # ---------------------------------------------------------------------- the page's background run
 
-_WORKERS: dict[Path, subprocess.Popen] = {}  # the runs this process started (to reap them)
-
-
 def run_folder(victim: str, runs: Path | None = None) -> Path:
     return Path(runs or RUNS) / victim
 
 
 def shipped_report_path(victim: str) -> Path:
     return REPORTS / f"robustness-{victim}.json"
-
-
-def read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def worker_alive(progress: dict | None, folder: Path | None = None) -> bool:
-    """Whether the worker that writes ``progress`` still runs."""
-    if not progress or progress.get("status") not in ("starting", "running"):
-        return False
-    proc = _WORKERS.get(Path(folder)) if folder is not None else None
-    if proc is not None and proc.pid == progress.get("pid"):
-        return proc.poll() is None
-    pid = progress.get("pid")
-    try:
-        os.kill(int(pid), 0)
-    except (OSError, TypeError, ValueError):
-        return False
-    try:  # a finished child that nobody reaped yet is a zombie: not running
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
-
-
-def worker_state(folder: Path) -> tuple[str, dict | None]:
-    """``("none" | "running" | "done" | "failed" | "stopped", progress)`` of the run in ``folder``."""
-    progress = read_json(Path(folder) / "progress.json")
-    if progress is None:
-        return "none", None
-    status = progress.get("status")
-    if status in ("starting", "running"):
-        return ("running" if worker_alive(progress, folder) else "stopped"), progress
-    return status, progress
 
 
 def start_worker(victim: str, preset: str = "default", folder: Path | None = None) -> Path:
@@ -777,37 +652,9 @@ def start_worker(victim: str, preset: str = "default", folder: Path | None = Non
     folder = Path(folder or run_folder(victim))
     if worker_state(folder)[0] == "running":
         raise RobustnessError(f"a robustness run of {victim} is already running in {folder}")
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in ("report.json", "report.md"):
-        (folder / name).unlink(missing_ok=True)
     command = [sys.executable, "-m", "rlab_core", "robustness", "--modality", get_spec(victim).modality,
-               "--victim", victim, "--out", str(folder / "report.json"), "--progress", str(folder / "progress.json"),
+               "--victim", victim, "--out", str(folder / "report.json"), "--progress", str(folder / PROGRESS),
                "--weights", str(hardened_path(victim, folder))]
     if preset != "default":
         command.append(f"--{preset}")
-    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-    starting = {"status": "starting", "pid": None, "started": time.time(), "victim": victim, "preset": preset,
-                "phase": None, "phases": {}, "message": "Starting…", "error": None}
-    write_json(folder / "progress.json", starting)
-    with open(folder / "log.txt", "w") as log:
-        proc = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, env=env)
-    _WORKERS[folder] = proc
-    if (read_json(folder / "progress.json") or {}).get("status") == "starting":  # the run has not written yet
-        write_json(folder / "progress.json", {**starting, "pid": proc.pid})
-    return folder
-
-
-def stop_worker(folder: Path) -> None:
-    """Stop the run in ``folder`` if it runs (its whole process group) and mark it stopped."""
-    status, progress = worker_state(folder)
-    if status == "running":
-        try:
-            os.killpg(int(progress["pid"]), signal.SIGTERM)
-        except (OSError, ProcessLookupError):
-            pass
-        proc = _WORKERS.pop(Path(folder), None)
-        if proc is not None:
-            proc.wait(timeout=10)
-    if status in ("running", "stopped"):  # a finished or failed run keeps its status
-        write_json(Path(folder) / "progress.json", {**progress, "status": "stopped", "finished": time.time()})
+    return background.start_worker(command, folder, clear=("report.json", "report.md"), victim=victim, preset=preset)
