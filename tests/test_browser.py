@@ -1,6 +1,7 @@
 """The app in a real browser: ``streamlit run`` in a subprocess, driven by headless Chromium through Playwright.
 
-Also writes ``docs/screenshot.png``, the picture of the app in the README, and ``docs/screenshot-attack.png``.
+Also writes ``docs/screenshot.png``, the picture of the app in the README, ``docs/screenshot-attack.png`` and
+``docs/screenshot-explain.png``.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from rlab_core.datasets import FashionMNIST
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
 ATTACK_SCREENSHOT = ROOT / "docs" / "screenshot-attack.png"
+EXPLAIN_SCREENSHOT = ROOT / "docs" / "screenshot-explain.png"
 IMAGE_AGENT = ROOT / "assets" / "agents" / "image-cnn.zip"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -158,5 +160,6 @@ def test_explain_a_video_sample_in_a_real_browser(app_url: str) -> None:
             expect(page.get_by_text(re.compile(r"^Saliency, Integrated Gradients and Grad-CAM are white-box")))\
                 .to_be_visible()
             expect(page.get_by_test_id("stPlotlyChart")).to_have_count(1)  # the maps
+            save_screenshot(page, EXPLAIN_SCREENSHOT)
         finally:
             browser.close()
