@@ -3,25 +3,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch import nn
+from counting import CountingModel
 
 import rlab_core.attack.runner as runner
 from rlab_core.baselines import greedy_attack, random_attack
 from rlab_core.victims import get_spec, load_model, predict_proba
 
 torch.set_num_threads(1)
-
-
-class CountingModel(nn.Module):
-    """The victim, counting every sample that reaches it."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model, self.samples = model, 0
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.samples += len(x)
-        return self.model(x)
 
 
 @pytest.fixture

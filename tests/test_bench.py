@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from counting import CountingModel
 from torch import nn
 
 from rlab_core import ROOT
@@ -36,18 +37,6 @@ torch.set_num_threads(1)
 
 # ecg-cnn with illuminate at 40 queries: rl fools its first 3 correct test beats and fails on the 4th.
 ECG = {"victim": "ecg-cnn", "filter": "illuminate", "budget": 40}
-
-
-class CountingModel(nn.Module):
-    """The victim, counting every sample that reaches it."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model, self.samples = model, 0
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.samples += len(x)
-        return self.model(x)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from torch import nn
+from counting import CountingModel
 
 from rlab_core import ROOT, robustness
 from rlab_core.attack.agent import load_agent, recipe, train_agent
@@ -132,16 +132,7 @@ def test_the_report_numbers_come_from_the_counting_victim(tiny_run) -> None:
     assert report["adaptive"] == {**report["adaptive"], **robustness.summary(adaptive, budget)}
 
     # Each record's counts are the black box's: every sample that reaches the network is one of them.
-    class Counting(nn.Module):
-        def __init__(self, model: nn.Module) -> None:
-            super().__init__()
-            self.model, self.samples = model, 0
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            self.samples += len(x)
-            return self.model(x)
-
-    counting = Counting(robustness.load_weights(VICTIM, Path(report["hardened_weights"])))
+    counting = CountingModel(robustness.load_weights(VICTIM, Path(report["hardened_weights"])))
     inputs = robustness.eval_inputs(VICTIM, [load_model(VICTIM)], 3)
     config = robustness.config_for(VICTIM, "quick", budget=40)
     records = robustness.rl_attacks(VICTIM, counting, load_agent(VICTIM), inputs, 40, robustness.Progress(),
