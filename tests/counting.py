@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from rlab_core.victims import load_model
+
 
 class CountingModel(nn.Module):
     """Wraps a victim network and counts the samples it sees."""
@@ -15,3 +17,16 @@ class CountingModel(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.samples += len(x)
         return self.model(x)
+
+
+def count_victim_calls(monkeypatch, *modules) -> dict[str, CountingModel]:
+    """Make each module's ``load_model`` hand out one :class:`CountingModel` per victim; returns them by name."""
+    models: dict[str, CountingModel] = {}
+
+    def load(name: str) -> CountingModel:
+        models.setdefault(name, CountingModel(load_model(name)))
+        return models[name]
+
+    for module in modules:
+        monkeypatch.setattr(module, "load_model", load)
+    return models

@@ -3,25 +3,18 @@ from __future__ import annotations
 
 import pytest
 import torch
-from counting import CountingModel
+from counting import count_victim_calls
 
 import rlab_core.attack.runner as runner
 from rlab_core.baselines import greedy_attack, random_attack
-from rlab_core.victims import get_spec, load_model, predict_proba
+from rlab_core.victims import get_spec, predict_proba
 
 torch.set_num_threads(1)
 
 
 @pytest.fixture
 def counted(monkeypatch):
-    models: dict[str, CountingModel] = {}
-
-    def load(name: str) -> CountingModel:
-        models.setdefault(name, CountingModel(load_model(name)))
-        return models[name]
-
-    monkeypatch.setattr(runner, "load_model", load)
-    return models
+    return count_victim_calls(monkeypatch, runner)
 
 
 def first_correct(victim: str, start: int = 0):

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from counting import CountingModel
+from counting import count_victim_calls
 from torch import nn
 
 from rlab_core import ROOT
@@ -31,7 +31,7 @@ from rlab_core.bench import (
     sample_seed,
 )
 from rlab_core.cli import main
-from rlab_core.victims import BlackBox, get_spec, load_model, predict_proba
+from rlab_core.victims import BlackBox, get_spec, predict_proba
 
 torch.set_num_threads(1)
 
@@ -41,15 +41,7 @@ ECG = {"victim": "ecg-cnn", "filter": "illuminate", "budget": 40}
 
 @pytest.fixture
 def counted(monkeypatch):
-    models: dict[str, CountingModel] = {}
-
-    def load(name: str) -> CountingModel:
-        models.setdefault(name, CountingModel(load_model(name)))
-        return models[name]
-
-    monkeypatch.setattr(runner, "load_model", load)
-    monkeypatch.setattr(art_bridge, "load_model", load)
-    return models
+    return count_victim_calls(monkeypatch, runner, art_bridge)
 
 
 def first_correct(victim: str):
