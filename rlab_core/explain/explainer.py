@@ -106,12 +106,11 @@ def explain(victim: str, x: torch.Tensor, label: int | None = None, methods: tup
             method = {"saliency": saliency, "ig": integrated_gradients, "gradcam": gradcam}[name]
             with torch.enable_grad():
                 maps[name] = method(model, x, label)
-    maps_in_order = {name: maps[name] for name in methods}
-    explanation.maps = maps_in_order
+    explanation.maps = {name: maps[name] for name in methods}  # in the order asked for
     report("done", 1.0)
 
     if scored:
         explanation.scores = {name: score(name, m.values, truth.bool(), hard, grid.patch_size)
-                              for name, m in maps_in_order.items()}
+                              for name, m in explanation.maps.items()}
     return explanation
 
