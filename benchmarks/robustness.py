@@ -9,6 +9,7 @@ before/after table). The hardened weights go beside the shipped ones, in
 instead, unless ``--out`` says where.
 
 Usage: python -m benchmarks.robustness --victim ecg-cnn [--quick | --full] [--seed S] [--out FILE.json]
+                                       [--progress FILE.json]
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ def main(argv: list[str] | None = None) -> Path:
     size.add_argument("--full", action="store_true", help="the published figures' settings")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, help="default: benchmarks/robustness-<victim>.json")
+    parser.add_argument("--progress", type=Path, help="keep the run's progress in this JSON file (bars show only on a terminal)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     preset = "quick" if args.quick else "full" if args.full else "default"
@@ -43,7 +45,7 @@ def main(argv: list[str] | None = None) -> Path:
     else:
         out = OUT / f"robustness-{args.victim}.json"
     weights = robustness.hardened_path(args.victim, out.parent if preset == "quick" else None)
-    progress = robustness.Progress(bars=True, log=lambda line: print(line, file=sys.stderr, flush=True))
+    progress = robustness.Progress(args.progress, bars=True, log=lambda line: print(line, file=sys.stderr, flush=True))
     report = robustness.run_robustness(config, weights, progress)
     flags = "".join(f" --{name}" for name in ("quick", "full") if getattr(args, name))
     seed = f" --seed {args.seed}" if args.seed else ""

@@ -145,6 +145,14 @@ VICTIM_SETTINGS = {
     "image-loc-cnn": {"square_eps": 0.05, "batch_size": 128},
     "video-cnn": {"square_eps": 0.05, "batch_size": 32},
 }
+# The default preset's per-victim limits, to stay within about an hour here: a Fashion-MNIST
+# epoch over all 50,000 items takes over a minute, and a video query costs about four ECG
+# queries and a video epoch about a minute, so the video default also attacks fewer clips.
+VICTIM_SIZES = {
+    ("image-cnn", "default"): {"clean_per_epoch": 15000},
+    ("video-cnn", "default"): {"n_attack_inputs": 400, "n_val_attacks": 100, "clean_per_epoch": 3500,
+                               "n_eval": 100, "n_square": 50},
+}
 
 
 def config_for(victim: str, preset: str = "default", seed: int = 0, **overrides) -> RobustnessConfig:
@@ -155,7 +163,8 @@ def config_for(victim: str, preset: str = "default", seed: int = 0, **overrides)
     if not spec.trained_here or victim not in VICTIM_SETTINGS or victim not in RECIPES:
         raise RobustnessError(f"{victim} cannot be fine-tuned here (pretrained, or no agent recipe); "
                               f"fine-tunable victims: {', '.join(VICTIM_SETTINGS)}")
-    return RobustnessConfig(victim, preset, seed, **{**VICTIM_SETTINGS[victim], **SIZES[preset], **overrides})
+    sizes = {**SIZES[preset], **VICTIM_SIZES.get((victim, preset), {})}
+    return RobustnessConfig(victim, preset, seed, **{**VICTIM_SETTINGS[victim], **sizes, **overrides})
 
 
 # ------------------------------------------------------------------------------------ progress

@@ -237,3 +237,11 @@ def test_the_benchmark_script_quick(tmp_path: Path) -> None:
     assert Path(report["hardened_weights"]) == tmp_path / f"{VICTIM}-hardened.pt"
     table = out.with_suffix(".md").read_text()
     assert "| before (shipped weights) |" in table and "| after (hardened) |" in table
+
+
+def test_a_victims_own_preset_sizes_apply_to_that_preset_and_give_way_to_overrides() -> None:
+    default, full = robustness.SIZES["default"], robustness.SIZES["full"]
+    assert robustness.config_for("video-cnn", "default").n_eval < default["n_eval"]
+    assert robustness.config_for("video-cnn", "full").n_eval == full["n_eval"]
+    assert robustness.config_for("ecg-cnn", "default").n_attack_inputs == default["n_attack_inputs"]
+    assert robustness.config_for("video-cnn", "default", n_eval=7).n_eval == 7
