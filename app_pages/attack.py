@@ -8,7 +8,7 @@ import streamlit as st
 
 from rlab_core import app_support, plots
 from rlab_core.app_support import ATTACKERS, AttackRun, AttackSettings
-from rlab_core.app_widgets import choose_input, true_label
+from rlab_core.app_widgets import input_for, true_label
 from rlab_core.attack.agent import AgentError, agent_path
 from rlab_core.attack.replay import TrajectoryReplay, put_back
 from rlab_core.attack.result import StepRecord
@@ -17,7 +17,7 @@ from rlab_core.attack.session import default_max_patches
 from rlab_core.filters import filter_names, get_filter, resolve_filters
 from rlab_core.patches import PatchGrid, grid_for
 from rlab_core.sample import Sample
-from rlab_core.victims import VictimError, VictimSpec, get_spec
+from rlab_core.victims import VictimSpec, get_spec
 
 RUN = "attack_run"  # the last finished attack, an AttackRun, in st.session_state
 REDRAW_SECONDS = 0.1  # the live view redraws at most this often: a fast attack takes a few ms per step,
@@ -193,14 +193,7 @@ st.title("Attack")
 st.caption(f"Distort a few patches of the input until {spec.name} changes its answer, asking it only for its "
            "class probabilities: one query per step.")
 
-shown = choose_input(spec)
-for notice in shown.notices:
-    st.info(notice)
-try:
-    app_support.victim_model(spec.name)
-except VictimError as err:
-    st.error(str(err))
-    st.stop()
+shown = input_for(spec)
 clean_top = app_support.top_classes(spec.name, shown.x)[0]
 truth = true_label(spec, shown)
 if truth is not None and clean_top[0] != truth:

@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from rlab_core import ROOT, app_support, background, bench, plots
+from rlab_core.app_widgets import redraw_when_run_ends, run_buttons, show_run_status
 from rlab_core.victims import get_spec
 
 POLL_SECONDS = 2
@@ -72,20 +73,12 @@ def run_controls(victim: str, folder: Path, status: str) -> None:
                             help="the first N test inputs the victim classifies correctly")
     queries = budget.number_input("Budget (queries)", 2, 5000, 300, step=50, key="bench_budget", disabled=running)
     seed_value = seed.number_input("Seed", 0, 2**31 - 1, 0, key="bench_seed", disabled=running)
-    if start.button("Start", type="primary", key="bench_start", disabled=running):
-        chosen = tuple(a for a in bench.ATTACKS if a in attacks)  # rl first, as the table lists them
-        config = bench.BenchConfig(victim, chosen, int(inputs), int(queries), int(seed_value))
-        try:
-            bench.start_worker(config, folder)
-        except bench.BenchError as err:
-            st.error(str(err))
-        else:
-            st.rerun()
-    if stop.button("Stop", key="bench_stop", disabled=not running):
-        background.stop_worker(folder)
-        st.rerun()
-    st.caption(f"The run is a separate process (one torch thread) writing to `{relative(folder)}`: leave or reload "
-               "the page, it goes on.")
+    chosen = tuple(a for a in bench.ATTACKS if a in attacks)  # rl first, as the table lists them
+    config = bench.BenchConfig(victim, chosen, int(inputs), int(queries), int(seed_value))
+    run_buttons(start, stop, folder, running, label="Start", key="bench", errors=bench.BenchError,
+                launch=lambda: bench.start_worker(config, folder),
+                where=f"The run is a separate process (one torch thread) writing to `{relative(folder)}`: leave or "
+                      "reload the page, it goes on.")
 
 
 def show_progress(folder: Path) -> None:
@@ -94,11 +87,7 @@ def show_progress(folder: Path) -> None:
     if progress is None:
         st.caption("No benchmark started from this app for this victim yet.")
         return
-    key = f"bench_was_running_{folder.name}"
-    if st.session_state.get(key) and status != "running":
-        st.session_state[key] = False
-        st.rerun(scope="app")  # the result is ready (or the run ended): draw the whole page again
-    st.session_state[key] = status == "running"
+    redraw_when_run_ends(folder, status, "bench")  # the result is ready (or the run ended): the page shows it
     settings = progress.get("settings") or {}
     if settings:
         st.caption(f"{', '.join(settings['attacks'])} on {settings['n']} inputs, budget {settings['budget']}, "
@@ -110,16 +99,10 @@ def show_progress(folder: Path) -> None:
         done, total = entry["done"], entry["total"]
         st.progress(min(done / max(total, 1), 1.0),
                     text=f"{done} of {total} attacks done (inputs × attacks), {entry.get('seconds', 0):.0f} s")
-    if status == "running":
-        since = time.time() - progress.get("started", time.time())
-        st.caption(f"Running for {since:.0f} s: {progress.get('message', '')}")
-    elif status == "done":
-        st.success("The run finished: its table and curves are below.")
-    elif status == "failed":
-        st.error(f"The benchmark failed: {progress.get('error')}")
-    else:
-        st.warning("The run stopped before finishing (stopped here, or its process ended). Its log ends with:")
-        st.code(background.log_tail(folder) or "(empty)")
+    since = time.time() - progress.get("started", time.time())
+    show_run_status(folder, status, running=f"Running for {since:.0f} s: {progress.get('message', '')}",
+                    done="The run finished: its table and curves are below.",
+                    failed=f"The benchmark failed: {progress.get('error')}")
 
 
 def live_section(victim: str) -> None:

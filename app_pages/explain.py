@@ -5,11 +5,11 @@ import streamlit as st
 
 from rlab_core import app_support, plots
 from rlab_core.app_support import RL_METHODS, ExplainRequest
-from rlab_core.app_widgets import choose_input, true_label
+from rlab_core.app_widgets import input_for, true_label
 from rlab_core.attack.agent import AgentError
 from rlab_core.explain import METHODS, Explanation
 from rlab_core.sample import Sample
-from rlab_core.victims import VictimError, VictimSpec, get_spec
+from rlab_core.victims import VictimSpec, get_spec
 
 RUN = "explain_run"  # the last explanation, (ExplainRequest, Explanation), in st.session_state
 DEFAULT_BUDGET = 300
@@ -94,14 +94,7 @@ st.caption(f"Which parts of the input make {spec.name} answer as it does? The RL
            "it must distort to change the answer; Captum's methods map the same input, and where the true region "
            "is known every map is scored against it.")
 
-shown = choose_input(spec)
-for notice in shown.notices:
-    st.info(notice)
-try:
-    app_support.victim_model(spec.name)
-except VictimError as err:
-    st.error(str(err))
-    st.stop()
+shown = input_for(spec)
 top1, prob = app_support.top_classes(spec.name, shown.x)[0]
 truth = true_label(spec, shown)
 st.markdown(f"The victim says **{top1}** ({prob:.1%})" + (f"; the true label is **{truth}**." if truth else ".")

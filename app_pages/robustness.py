@@ -7,7 +7,12 @@ from pathlib import Path
 import streamlit as st
 
 from rlab_core import app_support, plots, robustness
-from rlab_core.app_widgets import true_label
+from rlab_core.app_widgets import (
+    redraw_when_run_ends,
+    run_buttons,
+    show_run_status,
+    true_label,
+)
 from rlab_core.victims import VictimSpec, get_spec
 
 POLL_SECONDS = 2
@@ -27,18 +32,11 @@ def run_controls(spec: VictimSpec, folder: Path, status: str) -> None:
     choice, start, stop = st.columns([3, 1, 1], vertical_alignment="bottom")
     preset = choice.radio("Setting", robustness.PRESETS, index=0, format_func=PRESET_NAMES.get, horizontal=True,
                           key="robustness_preset", disabled=running)
-    if start.button("Start fine-tuning", type="primary", key="robustness_start", disabled=running):
-        try:
-            robustness.start_worker(spec.name, preset, folder)
-        except robustness.RobustnessError as err:
-            st.error(str(err))
-        else:
-            st.rerun()
-    if stop.button("Stop", key="robustness_stop", disabled=not running):
-        robustness.stop_worker(folder)
-        st.rerun()
-    st.caption(f"The run is a separate process writing to `{robustness.relative(folder)}`: leave or reload the "
-               "page, it goes on. Its hardened weights stay in that folder; the shipped weights are never changed.")
+    run_buttons(start, stop, folder, running, label="Start fine-tuning", key="robustness",
+                errors=robustness.RobustnessError, launch=lambda: robustness.start_worker(spec.name, preset, folder),
+                where=f"The run is a separate process writing to `{robustness.relative(folder)}`: leave or reload "
+                      "the page, it goes on. Its hardened weights stay in that folder; the shipped weights are never "
+                      "changed.")
 
 
 def show_progress(folder: Path) -> None:
@@ -47,11 +45,7 @@ def show_progress(folder: Path) -> None:
     if progress is None:
         st.caption("No run started from this app yet.")
         return
-    key = f"robustness_was_running_{folder.name}"
-    if st.session_state.get(key) and status != "running":
-        st.session_state[key] = False
-        st.rerun(scope="app")  # the report is ready (or the run ended): draw the whole page again
-    st.session_state[key] = status == "running"
+    redraw_when_run_ends(folder, status, "robustness")  # the report is ready (or the run ended): the page shows it
     phases = progress.get("phases", {})
     for phase, label in robustness.PHASES.items():
         entry = phases.get(phase)
@@ -61,17 +55,10 @@ def show_progress(folder: Path) -> None:
         done, total = entry["done"], max(entry["total"], 1)
         st.progress(min(done / total, 1.0), text=f"{label}: {done}/{entry['total']} ({entry.get('seconds', 0):.0f} s)")
     since = time.time() - progress.get("started", time.time())
-    if status == "running":
-        st.caption(f"Running for {since / 60:.1f} min ({progress.get('preset', '')}): {progress.get('message', '')}")
-    elif status == "done":
-        st.success("The run finished: its report is below.")
-    elif status == "failed":
-        st.error(f"The run failed: {progress.get('error')}")
-    else:
-        st.warning("The run stopped before finishing (stopped here, or its process ended). Its log ends with:")
-        log = folder / "log.txt"
-        if log.exists():
-            st.code("\n".join(log.read_text(errors="replace").splitlines()[-12:]) or "(empty)")
+    show_run_status(folder, status,
+                    running=f"Running for {since / 60:.1f} min ({progress.get('preset', '')}): "
+                            f"{progress.get('message', '')}",
+                    done="The run finished: its report is below.", failed=f"The run failed: {progress.get('error')}")
 
 
 def choose_report(spec: VictimSpec, folder: Path) -> dict | None:

@@ -1,17 +1,36 @@
 """Widgets more than one page lays out: choosing the input (a test sample, from the gallery or by
-number, or an upload).
+number, or an upload), and following a background run (:mod:`rlab_core.background`): its Start and
+Stop buttons, the redraw once it ends, how it ended.
 
 Pages import these rather than each other (a page's module runs its page when imported). Streamlit
 forgets a widget's value when a page without it runs, so each page starts at test sample 0.
 """
 from __future__ import annotations
 
-import streamlit as st
+from collections.abc import Callable
+from pathlib import Path
 
-from rlab_core import app_support, plots
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+from rlab_core import app_support, background, plots
 from rlab_core.io import ECG_FS_RANGE, MAX_BYTES, SUFFIXES, InputError, LoadedInput
 from rlab_core.sample import Sample
-from rlab_core.victims import VictimSpec
+from rlab_core.victims import VictimError, VictimSpec
+
+
+def input_for(spec: VictimSpec) -> Sample:
+    """The input a page works on (:func:`choose_input`), with its notices; stops the page, saying
+    why, if the victim's weights cannot be loaded (there is nothing to ask then)."""
+    shown = choose_input(spec)
+    for notice in shown.notices:
+        st.info(notice)
+    try:
+        app_support.victim_model(spec.name)
+    except VictimError as err:
+        st.error(str(err))
+        st.stop()
+    return shown
 
 
 def choose_input(spec: VictimSpec) -> Sample:
@@ -94,3 +113,45 @@ def _choose(key: str, index: int) -> None:
 
 def true_label(spec: VictimSpec, sample: Sample) -> str | None:
     return spec.class_names[sample.y] if sample.y is not None else None
+
+
+def run_buttons(start: DeltaGenerator, stop: DeltaGenerator, folder: Path, running: bool, *, label: str, key: str,
+                launch: Callable[[], object], errors: type[Exception], where: str) -> None:
+    """Start (``label``, in ``start``) and Stop (in ``stop``) for the background run in ``folder``,
+    keyed ``KEY_start`` and ``KEY_stop``, then the caption ``where``. Start calls ``launch`` and
+    shows an ``errors`` it raises; either button redraws the page, to show the run's new state."""
+    if start.button(label, type="primary", key=f"{key}_start", disabled=running):
+        try:
+            launch()
+        except errors as err:
+            st.error(str(err))
+        else:
+            st.rerun()
+    if stop.button("Stop", key=f"{key}_stop", disabled=not running):
+        background.stop_worker(folder)
+        st.rerun()
+    st.caption(where)
+
+
+def redraw_when_run_ends(folder: Path, status: str, page: str) -> None:
+    """Redraw the whole page, once, when the run in ``folder`` stops running. Called from the
+    fragment that polls the run: only the whole page shows the run's results."""
+    key = f"{page}_was_running_{folder.name}"  # what the last poll saw, per page and run
+    if st.session_state.get(key) and status != "running":
+        st.session_state[key] = False
+        st.rerun(scope="app")
+    st.session_state[key] = status == "running"
+
+
+def show_run_status(folder: Path, status: str, *, running: str, done: str, failed: str) -> None:
+    """Where the run in ``folder`` is: ``running`` (a caption), ``done`` (a success), ``failed`` (an
+    error), or else stopped (here, or its process ended), with the end of its log."""
+    if status == "running":
+        st.caption(running)
+    elif status == "done":
+        st.success(done)
+    elif status == "failed":
+        st.error(failed)
+    else:
+        st.warning("The run stopped before finishing (stopped here, or its process ended). Its log ends with:")
+        st.code(background.log_tail(folder) or "(empty)")
