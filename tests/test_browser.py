@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import Page, expect, sync_playwright
 
 from rlab_core.datasets import FashionMNIST
 
@@ -76,34 +76,39 @@ def app_url(tmp_path: Path) -> Iterator[str]:
                 server.wait()
 
 
-@pytest.mark.browser
-def test_upload_an_image_in_a_real_browser(app_url: str, tmp_path: Path) -> None:
-    upload = tmp_path / "ankle_boot.png"
-    pixels = FashionMNIST("test")[0].x[0].numpy()
-    Image.fromarray((pixels * 255).round().astype(np.uint8)).save(upload)
-
+@pytest.fixture
+def page() -> Iterator[Page]:
+    """A page of headless Chromium, closed after the test."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(app_url)
-            expect(page.get_by_text(re.compile(r"^True label: Ankle boot"))).to_be_visible(timeout=ANSWER_MS)
-
-            with page.expect_file_chooser() as chooser:
-                page.get_by_test_id("stFileUploaderDropzone").click()
-            chooser.value.set_files(upload)
-
-            expect(page.get_by_role("heading", name="ankle_boot.png")).to_be_visible(timeout=ANSWER_MS)
-            expect(page.get_by_text(re.compile(r"^No true label"))).to_be_visible(timeout=ANSWER_MS)
-            expect(page.get_by_text(re.compile(r"^Top-1:"))).to_have_text(TOP1)
-            expect(page.get_by_test_id("stPlotlyChart")).to_have_count(2)  # the upload and the top-5 bars
-            expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=ANSWER_MS)  # the rerun is over
-            save_screenshot(page, SCREENSHOT)
+            yield browser.new_page(viewport={"width": 1400, "height": 1000})
         finally:
             browser.close()
 
 
-def save_screenshot(page, path) -> None:
+@pytest.mark.browser
+def test_upload_an_image_in_a_real_browser(app_url: str, page: Page, tmp_path: Path) -> None:
+    upload = tmp_path / "ankle_boot.png"
+    pixels = FashionMNIST("test")[0].x[0].numpy()
+    Image.fromarray((pixels * 255).round().astype(np.uint8)).save(upload)
+
+    page.goto(app_url)
+    expect(page.get_by_text(re.compile(r"^True label: Ankle boot"))).to_be_visible(timeout=ANSWER_MS)
+
+    with page.expect_file_chooser() as chooser:
+        page.get_by_test_id("stFileUploaderDropzone").click()
+    chooser.value.set_files(upload)
+
+    expect(page.get_by_role("heading", name="ankle_boot.png")).to_be_visible(timeout=ANSWER_MS)
+    expect(page.get_by_text(re.compile(r"^No true label"))).to_be_visible(timeout=ANSWER_MS)
+    expect(page.get_by_text(re.compile(r"^Top-1:"))).to_have_text(TOP1)
+    expect(page.get_by_test_id("stPlotlyChart")).to_have_count(2)  # the upload and the top-5 bars
+    expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=ANSWER_MS)  # the rerun is over
+    save_screenshot(page, SCREENSHOT)
+
+
+def save_screenshot(page: Page, path: Path) -> None:
     """The whole page: Streamlit scrolls inside its main area, which a full-page shot does not
     unroll, so the window is first fitted to that area's height."""
     height = page.get_by_test_id("stMain").evaluate("main => main.scrollHeight")
@@ -114,52 +119,40 @@ def save_screenshot(page, path) -> None:
 
 
 @pytest.mark.browser
-def test_attack_the_default_sample_in_a_real_browser(app_url: str) -> None:
+def test_attack_the_default_sample_in_a_real_browser(app_url: str, page: Page) -> None:
     """The RL agent if image-cnn's is shipped (the page's default then), else the random attacker."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{app_url}/attack")
-            expect(page.get_by_role("heading", name="Attack")).to_be_visible(timeout=ANSWER_MS)
-            attacker = "RL agent" if IMAGE_AGENT.exists() else "Random order (the reference)"
-            expect(page.get_by_role("radio", name=attacker)).to_be_checked(timeout=ANSWER_MS)
-            button = page.get_by_role("button", name="Attack", exact=True)
-            expect(button).to_be_enabled(timeout=ANSWER_MS)
-            button.click()
+    page.goto(f"{app_url}/attack")
+    expect(page.get_by_role("heading", name="Attack")).to_be_visible(timeout=ANSWER_MS)
+    attacker = "RL agent" if IMAGE_AGENT.exists() else "Random order (the reference)"
+    expect(page.get_by_role("radio", name=attacker)).to_be_checked(timeout=ANSWER_MS)
+    button = page.get_by_role("button", name="Attack", exact=True)
+    expect(button).to_be_enabled(timeout=ANSWER_MS)
+    button.click()
 
-            expect(page.get_by_text(re.compile(r"^(Fooled: Ankle boot →|Not fooled:)"))).to_be_visible(timeout=ANSWER_MS)
-            expect(page.get_by_text("Step of the attack")).to_be_visible(timeout=ANSWER_MS)
-            expect(page.get_by_test_id("stDownloadButton")).to_have_count(6)
-            expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=ANSWER_MS)  # the run is over
-            save_screenshot(page, ATTACK_SCREENSHOT)
-        finally:
-            browser.close()
+    expect(page.get_by_text(re.compile(r"^(Fooled: Ankle boot →|Not fooled:)"))).to_be_visible(timeout=ANSWER_MS)
+    expect(page.get_by_text("Step of the attack")).to_be_visible(timeout=ANSWER_MS)
+    expect(page.get_by_test_id("stDownloadButton")).to_have_count(6)
+    expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=ANSWER_MS)  # the run is over
+    save_screenshot(page, ATTACK_SCREENSHOT)
 
 
 @pytest.mark.browser
-def test_explain_a_video_sample_in_a_real_browser(app_url: str) -> None:
+def test_explain_a_video_sample_in_a_real_browser(app_url: str, page: Page) -> None:
     """video-cnn's test sample 0 with every method and a small budget: the maps and the score table."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{app_url}/explain")
-            expect(page.get_by_role("heading", name="Explain")).to_be_visible(timeout=ANSWER_MS)
-            page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Modality").click()
-            page.get_by_role("option", name="Video").click()
-            expect(page.get_by_text(re.compile(r"^The victim says"))).to_be_visible(timeout=ANSWER_MS)
-            budget = page.get_by_role("spinbutton", name="Query budget of each RL attack")
-            budget.fill("20")
-            budget.press("Enter")
-            expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=ANSWER_MS)  # the rerun is over
-            page.get_by_role("button", name="Explain", exact=True).click()
+    page.goto(f"{app_url}/explain")
+    expect(page.get_by_role("heading", name="Explain")).to_be_visible(timeout=ANSWER_MS)
+    page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Modality").click()
+    page.get_by_role("option", name="Video").click()
+    expect(page.get_by_text(re.compile(r"^The victim says"))).to_be_visible(timeout=ANSWER_MS)
+    budget = page.get_by_role("spinbutton", name="Query budget of each RL attack")
+    budget.fill("20")
+    budget.press("Enter")
+    expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=ANSWER_MS)  # the rerun is over
+    page.get_by_role("button", name="Explain", exact=True).click()
 
-            expect(page.get_by_test_id("stDataFrame")).to_be_visible(timeout=ANSWER_MS)
-            expect(page.get_by_text(re.compile(r"^dice and iou"))).to_be_visible()
-            expect(page.get_by_text(re.compile(r"^Saliency, Integrated Gradients and Grad-CAM are white-box")))\
-                .to_be_visible()
-            expect(page.get_by_test_id("stPlotlyChart")).to_have_count(1)  # the maps
-            save_screenshot(page, EXPLAIN_SCREENSHOT)
-        finally:
-            browser.close()
+    expect(page.get_by_test_id("stDataFrame")).to_be_visible(timeout=ANSWER_MS)
+    expect(page.get_by_text(re.compile(r"^dice and iou"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^Saliency, Integrated Gradients and Grad-CAM are white-box")))\
+        .to_be_visible()
+    expect(page.get_by_test_id("stPlotlyChart")).to_have_count(1)  # the maps
+    save_screenshot(page, EXPLAIN_SCREENSHOT)
