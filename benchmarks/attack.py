@@ -73,12 +73,12 @@ def summarise(results: list[dict], budget: int) -> dict:
 
 
 def markdown(report: dict) -> str:
-    quality = next(k for k in next(iter(report["rows"]))  if k.startswith("mean_s"))
+    quality = next(k for k in next(iter(report["rows"])) if k.startswith("mean_s"))
     lines = [f"# `{report['victim']}`: RL agent vs random order", "",
-             f"{report['inputs']} correctly classified test inputs, budget {report['budget']} queries, patch cap 20% "
-             f"of the grid, seed = input index. Made by `{report['command']}` on {report['machine']}.", "",
-             f"| attack | filter | success | median queries | median (successes) | mean L0 patches | mean L2 | mean Linf | "
-             f"{quality} | remove rate | s / attack |", "|---" * 11 + "|"]
+             (f"{report['inputs']} correctly classified test inputs, budget {report['budget']} queries, patch cap 20% "
+              f"of the grid, seed = input index. Made by `{report['command']}` on {report['machine']}."), "",
+             (f"| attack | filter | success | median queries | median (successes) | mean L0 patches | mean L2 | "
+              f"mean Linf | {quality} | remove rate | s / attack |"), "|---" * 11 + "|"]
     for row in report["rows"]:
         lines.append(f"| {row['attack']} | {row['filter']} | {row['success_rate']:.3f} | {row['median_queries']:g} | "
                      f"{row['median_queries_successes']} | {row['mean_l0_patches']} | {row['mean_l2']} | {row['mean_linf']} | "

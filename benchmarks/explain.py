@@ -76,12 +76,12 @@ def markdown(report: dict) -> str:
         return "n/a" if mean is None else f"{mean:.3f} ± {std:.3f}"
 
     lines = [f"# `{report['victim']}`: RL maps vs Captum's, against ground truth", "",
-             f"{report['inputs']} correctly classified test items with ground truth; RL attacks: filters "
-             f"{', '.join(report['rl_filters'])} x {report['rl_seeds']} seeds, budget {report['budget']} queries each, "
-             f"20% patch cap; seed = item index. RL fooled the victim on {report['rl_success_rate']:.1%} of them. "
-             f"Made by `{report['command']}` on {report['machine']} in {report['seconds'] / 60:.0f} min.", "",
-             "Saliency, IG and Grad-CAM are **white-box** (they read the network's gradients); RL and Occlusion only "
-             "query the black box. `dice_at_rl_area` is averaged over the items where `rl_hard` is not empty.", "",
+             (f"{report['inputs']} correctly classified test items with ground truth; RL attacks: filters "
+              f"{', '.join(report['rl_filters'])} x {report['rl_seeds']} seeds, budget {report['budget']} queries each, "
+              f"20% patch cap; seed = item index. RL fooled the victim on {report['rl_success_rate']:.1%} of them. "
+              f"Made by `{report['command']}` on {report['machine']} in {report['seconds'] / 60:.0f} min."), "",
+             ("Saliency, IG and Grad-CAM are **white-box** (they read the network's gradients); RL and Occlusion only "
+              "query the black box. `dice_at_rl_area` is averaged over the items where `rl_hard` is not empty."), "",
              "| method | access | dice | iou | dice at RL area | pointing | mean queries | median queries | s / item |",
              "|---" * 9 + "|"]
     for row in report["rows"]:

@@ -31,7 +31,7 @@ def measure_trained(name: str) -> dict:
     seconds = time.time() - started
     y = y.numpy()
     return {
-        "test_items": int(len(y)),
+        "test_items": len(y),
         "accuracy": round(float((predicted == y).mean()), 4),
         "macro_f1": round(float(f1_score(y, predicted, average="macro")), 4),
         "per_class_recall": {c: round(float((predicted[y == k] == k).mean()), 4) for k, c in enumerate(spec.class_names)},

@@ -190,7 +190,7 @@ def find_beats(lead: np.ndarray, fs: float) -> list[tuple[int, int]]:
             warnings.simplefilter("ignore")
             cleaned = nk.ecg_clean(lead, sampling_rate=fs)
             _, info = nk.ecg_peaks(cleaned, sampling_rate=fs)
-    except Exception:  # neurokit2 raises assorted errors on signals it cannot read
+    except Exception:  # noqa: BLE001  (neurokit2 raises assorted errors on signals it cannot read)
         return []
     peaks = np.asarray(info["ECG_R_Peaks"], dtype=int)
     if len(peaks) < 2:

@@ -5,7 +5,7 @@ import pytest
 import torch
 from counting import count_victim_calls
 
-import rlab_core.attack.runner as runner
+from rlab_core.attack import runner
 from rlab_core.baselines import greedy_attack, random_attack
 from rlab_core.victims import get_spec, predict_proba
 

@@ -14,7 +14,8 @@ from rlab_core.victims import VICTIMS
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "rlab_core", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "rlab_core", *args], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          check=False)
 
 
 @pytest.mark.parametrize("victim", sorted(VICTIMS))

@@ -4,7 +4,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rlab_core.datasets import ECG5000, FashionMNIST, MovingDigits, NaturalClips, NaturalImages, stratified_split
+from rlab_core.datasets import (
+    ECG5000,
+    FashionMNIST,
+    MovingDigits,
+    NaturalClips,
+    NaturalImages,
+    stratified_split,
+)
 from rlab_core.datasets.moving_digits import _split_indices as digit_splits
 from rlab_core.datasets.natural import CLIP_SPLIT, PHOTO_SPLIT
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from rlab_core import ROOT
-from rlab_core.victims import VICTIMS, get_spec, load_model, predict_proba
 from rlab_core.datasets import NaturalImages
+from rlab_core.victims import VICTIMS, get_spec, load_model, predict_proba
 
 AIMS = {"ecg-cnn": 0.95, "image-cnn": 0.91, "video-cnn": 0.95}
 MEASURED = json.loads((ROOT / "benchmarks" / "victims.json").read_text())["victims"]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -114,7 +115,7 @@ class PatchAttackEnv(gym.Env):
         max_patches: the patch cap (``None``: 20% of the grid).
     """
 
-    metadata = {"render_modes": []}
+    metadata: ClassVar[dict] = {"render_modes": []}
 
     def __init__(self, model: nn.Module, inputs: Sequence[tuple[torch.Tensor, int]], grid: PatchGrid,
                  filters: Sequence[Filter], cells_per_patch: Sequence[int], *, strengths: Sequence[float] | None = None,

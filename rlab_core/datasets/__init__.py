@@ -12,4 +12,4 @@ from rlab_core.datasets.moving_digits import MovingDigits
 from rlab_core.datasets.natural import NaturalClips, NaturalImages
 from rlab_core.sample import Sample
 
-__all__ = ["SPLITS", "Sample", "stratified_split", "ECG5000", "EcgStrips", "FashionMNIST", "FashionOnTexture", "MovingDigits", "NaturalClips", "NaturalImages"]
+__all__ = ["ECG5000", "SPLITS", "EcgStrips", "FashionMNIST", "FashionOnTexture", "MovingDigits", "NaturalClips", "NaturalImages", "Sample", "stratified_split"]

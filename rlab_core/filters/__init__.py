@@ -17,7 +17,7 @@ from rlab_core.filters.registry import (
 )
 
 # Imported for their side effect: each registers its filter (in MIX order).
-from rlab_core.filters import gaussian_noise, gaussian_blur, dead_pixel, illuminate  # noqa: E402,F401  isort: skip
+from rlab_core.filters import gaussian_noise, gaussian_blur, dead_pixel, illuminate  # noqa: F401  isort: skip
 
 __all__ = ["FILTERS", "MIX", "Filter", "FilterContext", "FilterError", "filter_names", "get_filter",
            "load_filter_modules", "load_filters_from_env", "register_filter", "resolve_filters"]

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Iterable
-from typing import Callable
+from collections.abc import Callable, Iterable
 
 from rlab_core.filters.base import Filter, FilterError
 

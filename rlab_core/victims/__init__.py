@@ -13,5 +13,17 @@ from rlab_core.victims.registry import (
     weights_hash,
 )
 
-__all__ = ["BlackBox", "BudgetExhausted", "DEFAULT_VICTIM", "MODALITIES", "VICTIMS", "VictimError", "VictimSpec", "get_spec", "load_model",
-           "predict_proba", "victims_for", "weights_hash"]
+__all__ = [
+    "DEFAULT_VICTIM",
+    "MODALITIES",
+    "VICTIMS",
+    "BlackBox",
+    "BudgetExhausted",
+    "VictimError",
+    "VictimSpec",
+    "get_spec",
+    "load_model",
+    "predict_proba",
+    "victims_for",
+    "weights_hash",
+]

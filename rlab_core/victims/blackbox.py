@@ -5,8 +5,7 @@ is the wrapper's :attr:`~BlackBox.queries`, the first clean prediction included.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
@@ -26,7 +26,13 @@ from rlab_core.victims.imagenet import (
     FramesClassifier,
     imagenet_weights_path,
 )
-from rlab_core.victims.models import EcgCNN, EcgStripCNN, ImageCNN, TextureImageCNN, VideoCNN
+from rlab_core.victims.models import (
+    EcgCNN,
+    EcgStripCNN,
+    ImageCNN,
+    TextureImageCNN,
+    VideoCNN,
+)
 
 MODALITIES = ("ecg", "image", "video")
 WEIGHTS = ASSETS / "victims"
