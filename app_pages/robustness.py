@@ -17,7 +17,7 @@ from rlab_core.victims import VictimSpec, get_spec
 
 POLL_SECONDS = 2
 PRESET_NAMES = {"quick": "Quick (a check, about a minute for ECG)",
-                "default": "Default (about 15 minutes for ECG on 2 cores)",
+                "default": "Default (on 2 cores: about 15 minutes for ECG, over an hour for images and video)",
                 "full": "Full (the published figures' settings; an hour or more)"}
 MIX_NAME = "the mixture"
 
