@@ -50,3 +50,10 @@ def test_budget_is_never_exceeded(counted) -> None:
         result = baseline("image-cnn", sample.x, sample.y, "gaussian_blur", budget=60, seed=1)
         assert result.queries_total <= 60
         assert not result.success or result.queries <= 60
+
+
+def test_greedy_sends_no_probe_it_cannot_pay_for_whole(counted) -> None:
+    """A probe costs 4 x 49 queries here: with 100 left greedy stops before sending any of it."""
+    sample = first_correct("image-cnn")
+    result = greedy_attack("image-cnn", sample.x, sample.y, "mix", budget=101, seed=0)
+    assert not result.success and result.queries_total == counted["image-cnn"].samples == 1

@@ -140,3 +140,20 @@ def test_dead_pixel_on_ecg_uses_the_median():
                           ctx=FilterContext("ecg", torch.tensor([0.1])))
     explicit.add(0)
     assert torch.allclose(explicit.adversarial()[0, :5], torch.tensor(0.1))
+
+
+def test_each_addition_comes_in_bounded_batches_in_order(setting, monkeypatch):
+    from rlab_core.attack import distortion
+
+    x, grid = setting
+    d = build(x, grid)
+    d.add(0, 1)
+    candidates = torch.cartesian_prod(torch.arange(4), torch.arange(1, grid.n_patches)).numpy()
+    monkeypatch.setattr(distortion, "PROBE_BATCH_BYTES", 3 * x.numel() * x.element_size())
+    batches = list(d.each_addition(candidates))
+    assert [len(b) for b in batches[:-1]] == [3] * (len(batches) - 1) and 1 <= len(batches[-1]) <= 3
+    for row, probed in zip(candidates, torch.cat(batches), strict=True):
+        one = build(x, grid)
+        one.add(0, 1)
+        one.add(int(row[1]), int(row[0]))
+        assert torch.equal(probed, one.adversarial())

@@ -167,8 +167,7 @@ def teacher_label(env: PatchAttackEnv, filters: list[int]) -> tuple[np.ndarray, 
     candidates = np.argwhere(scored[:n_filters])
     if len(candidates) == 0:
         return None
-    batch = session.distortion.with_each_addition(candidates)
-    probs = torch.cat([env.model(batch[i:i + 256]).softmax(-1) for i in range(0, len(batch), 256)]).numpy()
+    probs = torch.cat([env.model(batch).softmax(-1) for batch in session.distortion.each_addition(candidates)]).numpy()
     true = probs[:, session.label]
     probs[:, session.label] = -1
     drop = session.margin - (true - probs.max(axis=1))

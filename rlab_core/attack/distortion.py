@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import operator
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -13,6 +13,10 @@ from rlab_core.patches import PatchGrid
 
 # The project's inputs tell their modality by their number of axes, channels included.
 MODALITY_BY_NDIM = {2: "ecg", 3: "image", 4: "video"}
+# A batch of probed inputs holds at most this many inputs and bytes: 2,048 ImageNet-frame clips
+# (the greedy probe of one video) would take 20 GB at once.
+PROBE_BATCH = 256
+PROBE_BATCH_BYTES = 64 * 2**20
 
 
 def default_context(x: torch.Tensor, modality: str | None = None) -> FilterContext:
@@ -121,15 +125,19 @@ class Distortion:
                 out[self.grid.slices(patch)] = self.filtered(patch, filter_index)
         return out
 
-    def with_each_addition(self, candidates: np.ndarray) -> torch.Tensor:
+    def each_addition(self, candidates: np.ndarray) -> Iterator[torch.Tensor]:
         """The current adversarial input once per ``(filter_index, patch)`` row of ``candidates``,
-        each with that one addition made: ``(len(candidates), *input_shape)``. Greedy search and
-        the agent's teacher measure every single addition this way."""
+        each with that one addition made, in order, as batches ``(b, *input_shape)`` of at most
+        :data:`PROBE_BATCH` inputs and :data:`PROBE_BATCH_BYTES`. Greedy search and the agent's
+        teacher measure every single addition this way."""
         base = self.adversarial()
-        batch = base[None].repeat(len(candidates), *[1] * base.dim())
-        for row, (filter_index, patch) in enumerate(candidates):
-            batch[row][self.grid.slices(int(patch))] = self.filtered(int(patch), int(filter_index))
-        return batch
+        per_batch = max(1, min(PROBE_BATCH, PROBE_BATCH_BYTES // (base.numel() * base.element_size())))
+        for start in range(0, len(candidates), per_batch):
+            rows = candidates[start:start + per_batch]
+            batch = base[None].repeat(len(rows), *[1] * base.dim())
+            for row, (filter_index, patch) in enumerate(rows):
+                batch[row][self.grid.slices(int(patch))] = self.filtered(int(patch), int(filter_index))
+            yield batch
 
     def filtered(self, patch: int, filter_index: int) -> torch.Tensor:
         """``patch`` under filter ``filter_index``, computed once from the clean input."""

@@ -20,9 +20,14 @@ PATCHES_PER_STEP = 2
 
 
 def probe(session: AttackSession) -> tuple[np.ndarray, np.ndarray]:
-    """The true-class probability after each legal single addition: ``(candidates (k, 2), probs (k,))``."""
+    """The true-class probability after each legal single addition: ``(candidates (k, 2), probs (k,))``.
+    Raises :class:`BudgetExhausted`, with no query sent, when the budget left cannot pay for them all."""
     candidates = np.argwhere(session.action_mask()[:-1])
-    return candidates, session.victim.probs(session.distortion.with_each_addition(candidates))[:, session.label]
+    remaining = session.victim.remaining
+    if remaining is not None and len(candidates) > remaining:
+        raise BudgetExhausted(f"a probe of {len(candidates)} queries, with {remaining} left")
+    true_probs = [session.victim.probs(batch)[:, session.label] for batch in session.distortion.each_addition(candidates)]
+    return candidates, np.concatenate(true_probs)
 
 
 def greedy_attack(victim: str, x: torch.Tensor, y: int | None, filter: str = "mix", budget: int = DEFAULT_BUDGET,
@@ -46,6 +51,6 @@ def greedy_attack(victim: str, x: torch.Tensor, y: int | None, filter: str = "mi
                     break
         if prune:
             session.prune()
-    except BudgetExhausted:  # a probe batch larger than what is left of the budget
+    except BudgetExhausted:  # a probe larger than what is left of the budget
         pass
     return session.result("greedy")
