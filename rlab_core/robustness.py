@@ -442,17 +442,18 @@ def side_report(victim: str, model: nn.Module, rl: list[dict], square: list[dict
 
 
 def adaptive_config(config: RobustnessConfig, shipped: Agent) -> AgentTrainConfig:
-    """The shipped agent's own recipe (from its ``rlab.json``) and PPO steps, unless ``config`` overrides."""
+    """The shipped agent's own recipe and PPO steps, unless ``config`` overrides: the settings its
+    ``rlab.json`` records, over the victim's registered recipe for any it does not (agents trained
+    before a setting existed do not record it, and the class default may differ from their recipe)."""
     names = {f.name for f in fields(AgentTrainConfig)}
     known = {k: v for k, v in shipped.meta.items() if k in names}
-    if "victim" in known:  # rlab.json holds the settings, with the filters as a list of names
-        filters = known.get("filters", "mix")
-        base = AgentTrainConfig(**{**known, "cells_per_patch": tuple(known["cells_per_patch"]),
-                                   "filters": filters if isinstance(filters, str) else ",".join(filters)})
-    else:
-        base = RECIPES[config.victim]
+    if "cells_per_patch" in known:  # JSON lists
+        known["cells_per_patch"] = tuple(known["cells_per_patch"])
+    if not isinstance(known.get("filters", ""), str):
+        known["filters"] = ",".join(known["filters"])
     steps = {} if config.adaptive_steps is None else {"ppo_steps": config.adaptive_steps}
-    return replace(base, victim=config.victim, seed=config.seed, **steps, **config.adaptive_recipe)
+    return replace(RECIPES[config.victim], **{**known, "victim": config.victim, "seed": config.seed, **steps,
+                                              **config.adaptive_recipe})
 
 
 def run_robustness(config: RobustnessConfig, weights: Path | None = None, progress: Progress | None = None) -> dict:

@@ -182,6 +182,15 @@ def test_adaptive_recipe_is_the_shipped_agents_own() -> None:
     assert robustness.adaptive_config(robustness.config_for(VICTIM, "quick"), shipped).ppo_steps == 0
 
 
+@pytest.mark.parametrize("victim", ["ecg-cnn", "image-cnn", "video-cnn"])
+def test_adaptive_recipe_takes_what_rlab_json_does_not_record_from_the_victims_recipe(victim: str) -> None:
+    """video-cnn's agent predates ``dagger_rounds`` in rlab.json; its recipe has none, the class default one."""
+    shipped = load_agent(victim)
+    config = robustness.adaptive_config(robustness.config_for(victim, "default"), shipped)
+    assert config.dagger_rounds == recipe(victim).dagger_rounds
+    assert config.filters == ",".join(shipped.meta["filters"]) and config.n_val == shipped.meta["n_val"]
+
+
 @pytest.mark.parametrize("args, message", [
     (["--modality", "image", "--victim", "imagenet-efficientnet-lite0"], "cannot be fine-tuned"),
     (["--modality", "ecg", "--victim", "image-cnn"], "is for image"),
