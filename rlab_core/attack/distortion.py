@@ -13,8 +13,8 @@ from rlab_core.patches import PatchGrid
 
 # The project's inputs tell their modality by their number of axes, channels included.
 MODALITY_BY_NDIM = {2: "ecg", 3: "image", 4: "video"}
-# A batch of probed inputs holds at most this many inputs and bytes: 2,048 ImageNet-frame clips
-# (the greedy probe of one video) would take 20 GB at once.
+# A batch of probed inputs holds at most this many inputs and bytes: the greedy probe of one
+# ImageNet-frame clip (196 clips, 1,568 frames) sent as one batch took over 20 GB.
 PROBE_BATCH = 256
 PROBE_BATCH_BYTES = 64 * 2**20
 
