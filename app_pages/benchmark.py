@@ -6,8 +6,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from rlab_core import ROOT, app_support, background, bench, plots
-from rlab_core.app_widgets import redraw_when_run_ends, run_buttons, show_run_status
+from rlab_core import app_support, background, bench, plots, relative_to_root
+from rlab_core.app_widgets import follow_run, run_buttons, show_run_status
 from rlab_core.victims import get_spec
 
 POLL_SECONDS = 2
@@ -21,11 +21,6 @@ COLUMNS = {  # the table's columns and their headings, in this order (the qualit
 ATTACK_NAMES = {"rl": "rl (the victim's RL agent)", "greedy": "greedy (probe every patch)",
                 "random": "random (patches in random order)", "square": "square (ART, L2 matched to rl)",
                 "square_linf": "square_linf (ART, Linf 0.05)", "simba": "simba (ART, L2 matched to rl)"}
-
-
-def relative(path: Path) -> str:
-    path = Path(path).resolve()
-    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def show_report(report: dict, key: str) -> None:
@@ -57,7 +52,7 @@ def published_section() -> None:
                           key="bench_published")
     report = app_support.bench_report(reports[chosen])
     if report is None:
-        st.error(f"{relative(reports[chosen])} cannot be read as a benchmark report.")
+        st.error(f"{relative_to_root(reports[chosen])} cannot be read as a benchmark report.")
         return
     show_report(report, "published")
 
@@ -77,17 +72,16 @@ def run_controls(victim: str, folder: Path, status: str) -> None:
     config = bench.BenchConfig(victim, chosen, int(inputs), int(queries), int(seed_value))
     run_buttons(start, stop, folder, running, label="Start", key="bench", errors=bench.BenchError,
                 launch=lambda: bench.start_worker(config, folder),
-                where=f"The run is a separate process (one torch thread) writing to `{relative(folder)}`: leave or "
+                where=f"The run is a separate process (one torch thread) writing to `{relative_to_root(folder)}`: leave or "
                       "reload the page, it goes on.")
 
 
 def show_progress(folder: Path) -> None:
     """The live run's progress bar, from its progress file; a run that ends redraws the page."""
-    status, progress = background.worker_state(folder)
-    if progress is None:
-        st.caption("No benchmark started from this app for this victim yet.")
+    state = follow_run(folder, "bench", "No benchmark started from this app for this victim yet.")
+    if state is None:
         return
-    redraw_when_run_ends(folder, status, "bench")  # the result is ready (or the run ended): the page shows it
+    status, progress = state
     settings = progress.get("settings") or {}
     if settings:
         st.caption(f"{', '.join(settings['attacks'])} on {settings['n']} inputs, budget {settings['budget']}, "

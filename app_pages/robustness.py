@@ -6,9 +6,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from rlab_core import app_support, plots, robustness
+from rlab_core import app_support, background, plots, relative_to_root, robustness
 from rlab_core.app_widgets import (
-    redraw_when_run_ends,
+    follow_run,
     run_buttons,
     show_run_status,
     true_label,
@@ -34,18 +34,17 @@ def run_controls(spec: VictimSpec, folder: Path, status: str) -> None:
                           key="robustness_preset", disabled=running)
     run_buttons(start, stop, folder, running, label="Start fine-tuning", key="robustness",
                 errors=robustness.RobustnessError, launch=lambda: robustness.start_worker(spec.name, preset, folder),
-                where=f"The run is a separate process writing to `{robustness.relative(folder)}`: leave or reload "
+                where=f"The run is a separate process writing to `{relative_to_root(folder)}`: leave or reload "
                       "the page, it goes on. Its hardened weights stay in that folder; the shipped weights are never "
                       "changed.")
 
 
 def show_progress(folder: Path) -> None:
     """The run's phases as progress bars, from its progress file; a finished run reloads the page."""
-    status, progress = robustness.worker_state(folder)
-    if progress is None:
-        st.caption("No run started from this app yet.")
+    state = follow_run(folder, "robustness", "No run started from this app yet.")
+    if state is None:
         return
-    redraw_when_run_ends(folder, status, "robustness")  # the report is ready (or the run ended): the page shows it
+    status, progress = state
     phases = progress.get("phases", {})
     for phase, label in robustness.PHASES.items():
         entry = phases.get(phase)
@@ -67,16 +66,16 @@ def choose_report(spec: VictimSpec, folder: Path) -> dict | None:
         sources["This app's last run"] = folder / "report.json"
     shipped = robustness.shipped_report_path(spec.name)
     if shipped.exists():
-        sources[f"Shipped ({robustness.relative(shipped)})"] = shipped
+        sources[f"Shipped ({relative_to_root(shipped)})"] = shipped
     if not sources:
         st.info(f"No report for {spec.name} yet: start a run above, or make the shipped one with "
                 f"`python -m benchmarks.robustness --victim {spec.name}`.")
         return None
     # A key per victim: each has its own reports.
     source = st.radio("Report", list(sources), horizontal=True, key=f"robustness_source_{spec.name}")
-    report = app_support.robustness_report(sources[source])
+    report = app_support.json_report(sources[source])
     if report is None:
-        st.error(f"{robustness.relative(sources[source])} cannot be read.")
+        st.error(f"{relative_to_root(sources[source])} cannot be read.")
     return report
 
 
@@ -143,7 +142,7 @@ if spec.name not in robustness.VICTIM_SETTINGS:
     st.stop()
 
 folder = robustness.run_folder(spec.name)
-status, _ = robustness.worker_state(folder)
+status, _ = background.worker_state(folder)
 st.subheader("Run")
 run_controls(spec, folder, status)
 st.fragment(show_progress, run_every=POLL_SECONDS if status == "running" else None)(folder)

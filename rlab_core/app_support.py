@@ -234,16 +234,17 @@ def score_rows(explanation: Explanation) -> list[dict]:
              "queries": m.queries} for name, m in explanation.maps.items()]
 
 
-# ------------------------------------------------------------------------------------ robustness
-def robustness_report(path: Path) -> dict | None:
-    """The robustness report at ``path`` (``None`` while there is none), re-read when the file changes."""
+# ------------------------------------------------------------------------- reports: robustness, benchmarks
+def json_report(path: Path) -> dict | None:
+    """The JSON report at ``path`` (``None`` while there is none or it cannot be read), re-read
+    when the file changes."""
     path = Path(path)
-    return _robustness_report(str(path), path.stat().st_mtime_ns) if path.exists() else None
+    return _json_report(str(path), path.stat().st_mtime_ns) if path.exists() else None
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def _robustness_report(path: str, modified: int) -> dict | None:
-    from rlab_core.robustness import read_json
+@st.cache_data(show_spinner=False, max_entries=32)
+def _json_report(path: str, modified: int) -> dict | None:
+    from rlab_core.background import read_json
 
     return read_json(Path(path))
 
@@ -256,17 +257,7 @@ def robustness_sample(victim: str, entry: dict):
     return replay_sample(victim, entry)
 
 
-# ------------------------------------------------------------------------------------- benchmarks
 def bench_report(path: Path) -> dict | None:
-    """The benchmark report at ``path`` (``None`` while there is none or it cannot be read), re-read
-    when the file changes."""
-    path = Path(path)
-    return _bench_report(str(path), path.stat().st_mtime_ns) if path.exists() else None
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def _bench_report(path: str, modified: int) -> dict | None:
-    from rlab_core.background import read_json
-
-    report = read_json(Path(path))
+    """The benchmark report at ``path``, if it is one (:func:`json_report`)."""
+    report = json_report(path)
     return report if isinstance(report, dict) and {"rows", "curves", "budget"} <= report.keys() else None

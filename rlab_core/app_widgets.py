@@ -133,14 +133,21 @@ def run_buttons(start: DeltaGenerator, stop: DeltaGenerator, folder: Path, runni
     st.caption(where)
 
 
-def redraw_when_run_ends(folder: Path, status: str, page: str) -> None:
-    """Redraw the whole page, once, when the run in ``folder`` stops running. Called from the
-    fragment that polls the run: only the whole page shows the run's results."""
+def follow_run(folder: Path, page: str, nothing_yet: str) -> tuple[str, dict] | None:
+    """The state of the run in ``folder`` (:func:`rlab_core.background.worker_state`), from the
+    fragment that polls it: ``None``, after the caption ``nothing_yet``, when no run was started
+    there. The whole page is redrawn, once, when the run stops running, since only the whole page
+    shows the run's results."""
+    status, progress = background.worker_state(folder)
+    if progress is None:
+        st.caption(nothing_yet)
+        return None
     key = f"{page}_was_running_{folder.name}"  # what the last poll saw, per page and run
     if st.session_state.get(key) and status != "running":
         st.session_state[key] = False
         st.rerun(scope="app")
     st.session_state[key] = status == "running"
+    return status, progress
 
 
 def show_run_status(folder: Path, status: str, *, running: str, done: str, failed: str) -> None:

@@ -67,7 +67,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rlab_core import ROOT, background
+from rlab_core import ROOT, background, relative_to_root
 from rlab_core.attack.result import AttackResult
 from rlab_core.attack.runner import DEFAULT_BUDGET
 from rlab_core.run_record import run_record
@@ -430,7 +430,7 @@ def curves(samples: list[dict], attacks: Sequence[str], budget: int) -> dict:
     return out
 
 
-def command(config: BenchConfig, out: Path) -> str:
+def command(config: BenchConfig, out: Path | str) -> str:
     spec = get_spec(config.victim)
     return (f"python -m rlab_core bench --modality {spec.modality} --victim {config.victim} "
             f"--attacks {','.join(config.attacks)} --n {config.n} --budget {config.budget} --seed {config.seed}"
@@ -440,10 +440,7 @@ def command(config: BenchConfig, out: Path) -> str:
 def make_report(config: BenchConfig, out: Path, samples: list[dict], machine: str, seconds: float,
                 fallback: float | None) -> dict:
     rows = [{"attack": a, **summarise([r for r in samples if r["attack"] == a], config.budget)} for a in config.attacks]
-    try:
-        shown = out.resolve().relative_to(ROOT)
-    except ValueError:
-        shown = out
+    shown = relative_to_root(out)
     return {
         "run": run_record(seed=config.seed, victim=config.victim),
         "victim": config.victim, "modality": get_spec(config.victim).modality, **asdict(config),

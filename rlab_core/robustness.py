@@ -51,7 +51,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rlab_core import ROOT, background
+from rlab_core import ROOT, background, relative_to_root
 from rlab_core.attack.agent import (
     AGENTS,
     RECIPES,
@@ -64,15 +64,6 @@ from rlab_core.attack.agent import (
 )
 from rlab_core.attack.runner import attack
 from rlab_core.attack.session import default_max_patches
-from rlab_core.background import (  # noqa: F401  (the page's background run: stop_worker and friends live there)
-    PROGRESS,
-    compact_json,
-    read_json,
-    stop_worker,
-    worker_alive,
-    worker_state,
-    write_json,
-)
 from rlab_core.filters import MIX
 from rlab_core.patches import grid_for
 from rlab_core.run_record import run_record
@@ -216,11 +207,6 @@ def shipped_copy(victim: str) -> nn.Module:
     """A fresh copy of the victim's shipped network, safe to train (the cached one is never touched)."""
     load_model(victim)  # the clear error when the weights are missing
     return load_weights(victim, get_spec(victim).weights_path)
-
-
-def relative(path: Path) -> str:
-    path = Path(path).resolve()
-    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def file_hash(path: Path) -> str:
@@ -485,7 +471,7 @@ def run_robustness(config: RobustnessConfig, weights: Path | None = None, progre
     state, history, best_epoch = fine_tune(config, train_adv, val_adv, progress)
     save_hardened(state, weights)
     hardened = load_weights(victim, weights)
-    progress.note(f"saved the hardened weights (epoch {best_epoch}) at {relative(weights)}")
+    progress.note(f"saved the hardened weights (epoch {best_epoch}) at {relative_to_root(weights)}")
     seconds["fine-tune"] = round(time.time() - clock, 1)
 
     # 3. Before and after, on test inputs both networks classify correctly.
@@ -539,7 +525,7 @@ def run_robustness(config: RobustnessConfig, weights: Path | None = None, progre
         "preset": config.preset,
         "command": config.command(),
         "config": asdict(config),
-        "hardened_weights": relative(weights),
+        "hardened_weights": relative_to_root(weights),
         "hardened_weights_sha256": file_hash(weights),
         "shipped_agent_sha256": file_hash(agent_path(victim)),
         "evaluation": {"split": "test", "inputs": len(inputs), "budget": config.budget,
@@ -553,7 +539,7 @@ def run_robustness(config: RobustnessConfig, weights: Path | None = None, progre
                         "ratio": config.ratio},
         "before": before,
         "after": after,
-        "adaptive": {**summary(adaptive_rl, config.budget), "filter": "mix", "agent": relative(agent_file),
+        "adaptive": {**summary(adaptive_rl, config.budget), "filter": "mix", "agent": relative_to_root(agent_file),
                      "recipe": {**asdict(recipe), "cells_per_patch": list(recipe.cells_per_patch)},
                      "validation": adaptive_agent.meta.get("validation"), "chosen": adaptive_agent.meta.get("chosen"),
                      "training_seconds": adaptive_agent.meta.get("training_seconds"),
@@ -660,10 +646,10 @@ def start_worker(victim: str, preset: str = "default", folder: Path | None = Non
     (default ``runs/robustness/<victim>``). Returns the folder."""
     config_for(victim, preset)  # a clear error before anything starts
     folder = Path(folder or run_folder(victim))
-    if worker_state(folder)[0] == "running":
+    if background.worker_state(folder)[0] == "running":
         raise RobustnessError(f"a robustness run of {victim} is already running in {folder}")
     command = [sys.executable, "-m", "rlab_core", "robustness", "--modality", get_spec(victim).modality,
-               "--victim", victim, "--out", str(folder / "report.json"), "--progress", str(folder / PROGRESS),
+               "--victim", victim, "--out", str(folder / "report.json"), "--progress", str(folder / background.PROGRESS),
                "--weights", str(hardened_path(victim, folder))]
     if preset != "default":
         command.append(f"--{preset}")

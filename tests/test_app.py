@@ -11,6 +11,7 @@ import neurokit2 as nk
 import numpy as np
 import pytest
 import torch
+from apptest import checked, open_app
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -20,21 +21,12 @@ from rlab_core.victims import get_spec, load_model, registry
 
 torch.set_num_threads(1)
 
-APP = Path(__file__).resolve().parents[1] / "app.py"
 FASHION = FashionMNIST.class_names
 
 
 def start(modality: str = "image") -> AppTest:
     """The app after its first run, switched to ``modality``."""
-    at = checked(AppTest.from_file(str(APP), default_timeout=60).run())
-    if modality != "image":
-        checked(at.sidebar.selectbox(key="modality").select(modality).run())
-    return at
-
-
-def checked(at: AppTest) -> AppTest:
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_app(modality=modality)
 
 
 def top1(at: AppTest) -> str:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from apptest import checked, open_app
 from streamlit.testing.v1 import AppTest
 
 from rlab_core.attack import agent as agents
@@ -17,23 +18,12 @@ from rlab_core.victims import get_spec
 
 torch.set_num_threads(1)
 
-APP = Path(__file__).resolve().parents[1] / "app.py"
 ATTACK_PAGE = "app_pages/attack.py"
-
-
-def checked(at: AppTest) -> AppTest:
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def attack_page(modality: str = "image") -> AppTest:
     """The app switched to the Attack page (and to ``modality``)."""
-    at = checked(AppTest.from_file(str(APP), default_timeout=120).run())
-    checked(at.switch_page(ATTACK_PAGE).run())
-    assert at.title[0].value == "Attack"
-    if modality != "image":
-        checked(at.sidebar.selectbox(key="modality").select(modality).run())
-    return at
+    return open_app(ATTACK_PAGE, "Attack", modality, timeout=120)
 
 
 def chart(at: AppTest, key: str) -> dict:

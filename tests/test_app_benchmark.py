@@ -14,12 +14,12 @@ import time
 from pathlib import Path
 
 import pytest
+from apptest import checked, open_app
 from streamlit.testing.v1 import AppTest
 
 from rlab_core import ROOT, background, bench, plots
 from rlab_core.cli import main
 
-APP = ROOT / "app.py"
 PAGE = "app_pages/benchmark.py"
 VICTIM = "ecg-cnn"
 PUBLISHED = ROOT / "benchmarks" / f"bench-{VICTIM}.json"
@@ -37,17 +37,8 @@ def places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]
     return reports, runs
 
 
-def checked(at: AppTest) -> AppTest:
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
 def benchmark_page() -> AppTest:
-    at = checked(AppTest.from_file(str(APP), default_timeout=60).run())
-    checked(at.switch_page(PAGE).run())
-    checked(at.sidebar.selectbox(key="modality").select("ecg").run())
-    assert at.title[0].value == "Benchmark"
-    return at
+    return open_app(PAGE, "Benchmark", "ecg")
 
 
 def figures(at: AppTest) -> list[dict]:

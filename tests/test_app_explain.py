@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from apptest import checked, open_app
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -17,23 +18,13 @@ from rlab_core.victims import get_spec
 
 torch.set_num_threads(1)
 
-APP = Path(__file__).resolve().parents[1] / "app.py"
 EXPLAIN_PAGE = "app_pages/explain.py"
 NOTE = "white-box (they read the network's gradients)"
 
 
-def checked(at: AppTest) -> AppTest:
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
 def explain_page(modality: str = "image", victim: str | None = None) -> AppTest:
     """The app switched to the Explain page, ``modality`` and ``victim`` (default: the modality's)."""
-    at = checked(AppTest.from_file(str(APP), default_timeout=300).run())
-    checked(at.switch_page(EXPLAIN_PAGE).run())
-    assert at.title[0].value == "Explain"
-    if modality != "image":
-        checked(at.sidebar.selectbox(key="modality").select(modality).run())
+    at = open_app(EXPLAIN_PAGE, "Explain", modality, timeout=300)
     if victim is not None:
         checked(at.sidebar.selectbox(key=f"victim_{modality}").select(victim).run())
     return at

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from apptest import checked, open_app
 from streamlit.testing.v1 import AppTest
 
-from rlab_core import plots, robustness
+from rlab_core import background, plots, robustness
 
 torch.set_num_threads(1)
 
-APP = Path(__file__).resolve().parents[1] / "app.py"
 PAGE = "app_pages/robustness.py"
 VICTIM = "ecg-cnn"
 TINY = {"n_attack_inputs": 60, "n_val_attacks": 20, "epochs": 2, "patience": 2, "budget": 50, "n_eval": 8,
@@ -33,7 +33,7 @@ def report_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("robustness-page")
     config = robustness.config_for(VICTIM, "quick", **TINY)
     report = robustness.run_robustness(config, folder / f"{VICTIM}-hardened.pt")
-    robustness.write_json(folder / "report.json", report, compact=True)
+    background.write_json(folder / "report.json", report, compact=True)
     return folder / "report.json"
 
 
@@ -47,17 +47,8 @@ def places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]
     return reports, runs
 
 
-def checked(at: AppTest) -> AppTest:
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
 def robustness_page() -> AppTest:
-    at = checked(AppTest.from_file(str(APP), default_timeout=120).run())
-    checked(at.switch_page(PAGE).run())
-    checked(at.sidebar.selectbox(key="modality").select("ecg").run())
-    assert at.title[0].value == "Robustness"
-    return at
+    return open_app(PAGE, "Robustness", "ecg", timeout=120)
 
 
 def bars(at: AppTest) -> list[str]:
@@ -110,7 +101,7 @@ def test_a_run_is_followed_across_reloads_then_its_report_shown(report_file: Pat
     def fake_start(victim: str, preset: str, folder: Path) -> Path:
         started.append((victim, preset))
         folder.mkdir(parents=True, exist_ok=True)
-        robustness.write_json(folder / "progress.json", {
+        background.write_json(folder / "progress.json", {
             "status": "running", "pid": stand_in.pid, "started": time.time(), "victim": victim, "preset": preset,
             "phase": "fine-tune", "message": "epoch 1/4: score 0.9",
             "phases": {"attack": {"done": 160, "total": 160, "seconds": 8.0},
@@ -137,7 +128,7 @@ def test_a_run_is_followed_across_reloads_then_its_report_shown(report_file: Pat
         folder = runs / VICTIM
         (folder / "report.json").write_text(report_file.read_text())
         progress = json.loads((folder / "progress.json").read_text())
-        robustness.write_json(folder / "progress.json", {**progress, "status": "done"})
+        background.write_json(folder / "progress.json", {**progress, "status": "done"})
         checked(again.run())
         assert again.radio(key=f"robustness_source_{VICTIM}").value == "This app's last run"
         assert any(s.value.startswith("The run finished") for s in again.success)
@@ -152,7 +143,7 @@ def test_stop_ends_the_worker(places, monkeypatch: pytest.MonkeyPatch) -> None:
     worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True)
     try:
         folder = runs / VICTIM
-        robustness.write_json(folder / "progress.json", {"status": "running", "pid": worker.pid, "started": time.time(),
+        background.write_json(folder / "progress.json", {"status": "running", "pid": worker.pid, "started": time.time(),
                                                          "phase": None, "phases": {}, "message": "Starting…"})
         at = robustness_page()
         assert not at.button(key="robustness_stop").disabled

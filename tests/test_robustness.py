@@ -17,7 +17,7 @@ import pytest
 import torch
 from counting import CountingModel
 
-from rlab_core import ROOT, robustness
+from rlab_core import ROOT, background, robustness
 from rlab_core.attack.agent import load_agent, recipe, train_agent
 from rlab_core.attack.runner import attack
 from rlab_core.cli import main
@@ -205,9 +205,9 @@ def test_bad_arguments_exit_2_with_one_line(args: list[str], message: str, capsy
 
 def test_worker_state_of_a_dead_worker_is_stopped(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
-    robustness.write_json(tmp_path / "progress.json", {"status": "running", "pid": int(done.stdout), "phases": {}})
-    assert robustness.worker_state(tmp_path)[0] == "stopped"
-    assert robustness.worker_state(tmp_path / "nothing") == ("none", None)
+    background.write_json(tmp_path / "progress.json", {"status": "running", "pid": int(done.stdout), "phases": {}})
+    assert background.worker_state(tmp_path)[0] == "stopped"
+    assert background.worker_state(tmp_path / "nothing") == ("none", None)
 
 
 @pytest.mark.slow
@@ -215,13 +215,13 @@ def test_the_pages_background_run_of_the_quick_command(tmp_path: Path, shipped_b
     """``start_worker`` runs ``python -m rlab_core robustness --quick`` as the page does, to the end."""
     folder = robustness.start_worker(VICTIM, "quick", tmp_path)
     try:
-        assert robustness.worker_state(folder)[0] == "running"
+        assert background.worker_state(folder)[0] == "running"
         deadline = time.monotonic() + 900
-        while robustness.worker_state(folder)[0] == "running" and time.monotonic() < deadline:
+        while background.worker_state(folder)[0] == "running" and time.monotonic() < deadline:
             time.sleep(2)
     finally:
-        robustness.stop_worker(folder)  # only if it still runs
-    status, progress = robustness.worker_state(folder)
+        background.stop_worker(folder)  # only if it still runs
+    status, progress = background.worker_state(folder)
     assert status == "done", (folder / "log.txt").read_text()[-2000:]
     assert all(p["done"] == p["total"] for p in progress["phases"].values())
     report = json.loads((folder / "report.json").read_text())
