@@ -6,7 +6,7 @@ import time
 
 import streamlit as st
 
-from rlab_core import app_support, plots
+from rlab_core import app_support, plots, robustness
 from rlab_core.app_support import ATTACKERS, AttackRun, AttackSettings
 from rlab_core.app_widgets import input_for, true_label
 from rlab_core.attack.agent import AgentError, agent_path
@@ -25,16 +25,31 @@ DRAWING_SHARE = 0.25  # and spends at most about this share of its time drawing 
 MIX_LABEL = "mix (the attacker picks the filter per step)"
 
 
-def choose_settings(spec: VictimSpec, grid: PatchGrid) -> tuple[AttackSettings, bool]:
-    """The attack's settings, and whether it can run (the RL attacker needs the victim's agent)."""
+def choose_weights(spec: VictimSpec) -> str:
+    """Which weights of the victim to attack: the shipped ones, or hardened ones once there are any."""
+    choices = robustness.weight_choices(spec.name)
+    if len(choices) == 1:
+        return choices[0]
+    # A key per victim: each has its own hardened weights.
+    return st.radio("Victim weights", choices, format_func=lambda c: robustness.WEIGHT_CHOICES[c].capitalize(),
+                    horizontal=True, key=f"weights_{spec.name}",
+                    help="The Robustness page fine-tunes the victim on its agent's adversarial samples: attack the "
+                         "hardened weights to see whether they hold.")
+
+
+def choose_settings(spec: VictimSpec, grid: PatchGrid, weights: str) -> tuple[AttackSettings, bool]:
+    """The attack's settings, and whether it can run (an RL attacker needs its agent)."""
     who, what, how_much = st.columns(3)
     with who:
         has_agent = agent_path(spec.name).exists()
-        # A key per victim: whether the RL agent is the default depends on the victim.
-        attacker = st.radio("Attacker", list(ATTACKERS), format_func=ATTACKERS.get, index=0 if has_agent else 1,
-                            key=f"attacker_{spec.name}")
-        agent_loaded = agent_ready(spec.name) if attacker == "rl" or not has_agent else True
-    ready = agent_loaded or attacker == "random"
+        attackers = [a for a in ATTACKERS if a != "adaptive" or weights != "shipped"]
+        # A key per victim and weights: whether the RL agent is the default depends on the victim.
+        attacker = st.radio("Attacker", attackers, format_func=ATTACKERS.get, index=0 if has_agent else len(attackers) - 1,
+                            key=f"attacker_{spec.name}_{weights}")
+        # Without the shipped agent the random attacker is the default, and the page still says why.
+        needed = "rl" if attacker == "random" and not has_agent else attacker
+        loaded = needed == "random" or agent_ready(spec.name, needed, weights)
+        ready = attacker == "random" or loaded
     with what:
         names = ["mix", *filter_names()]
         chosen = st.selectbox("Filter", names, format_func=lambda n: MIX_LABEL if n == "mix" else n, key="attack_filter")
@@ -57,15 +72,16 @@ def choose_settings(spec: VictimSpec, grid: PatchGrid) -> tuple[AttackSettings, 
         cap = st.number_input(f"Patch cap (of the {grid.n_patches} patches)", min_value=1, max_value=grid.n_patches,
                               value=default_max_patches(grid), step=1, key=f"max_patches_{spec.name}")
         seed = st.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="attack_seed")
-    return AttackSettings(attacker, chosen, strength, int(budget), int(cap), int(seed)), ready
+    return AttackSettings(attacker, chosen, strength, int(budget), int(cap), int(seed), weights), ready
 
 
-def agent_ready(victim: str) -> bool:
-    """Load the victim's RL agent (once); say so when there is none or it may not fit."""
+def agent_ready(victim: str, attacker: str, weights: str) -> bool:
+    """Load the attacker's agent (once); say so when there is none or it may not fit."""
     try:
-        _, warnings = app_support.shipped_agent(victim)
-    except AgentError as err:
-        st.warning(f"No RL agent yet: {err}. The random attacker runs meanwhile.")
+        _, warnings = (app_support.shipped_agent(victim) if attacker == "rl"
+                       else app_support.adaptive_agent(victim, weights))
+    except (AgentError, robustness.RobustnessError) as err:
+        st.warning(f"No such RL agent yet: {err}. The random attacker can run meanwhile.")
         return False
     for warning in warnings:
         st.warning(warning)
@@ -77,8 +93,9 @@ class LiveView:
     :data:`REDRAW_SECONDS`, and less often when a redraw is slow, so that drawing takes at most
     about :data:`DRAWING_SHARE` of the attack's time."""
 
-    def __init__(self, slot, spec: VictimSpec, sample: Sample, settings: AttackSettings, clean_prob: float) -> None:
-        self.slot, self.spec, self.sample, self.settings, self.clean_prob = slot, spec, sample, settings, clean_prob
+    def __init__(self, slot, spec: VictimSpec, sample: Sample, settings: AttackSettings,
+                 clean_top: tuple[str, float]) -> None:
+        self.slot, self.spec, self.sample, self.settings, self.clean_top = slot, spec, sample, settings, clean_top
         self.state = TrajectoryReplay(sample.x, spec.name, settings.filter, settings.strength, settings.seed)
         self.records: list[StepRecord] = []
         self.drawn_at = time.monotonic()
@@ -96,15 +113,16 @@ class LiveView:
         self.draws += 1
         with self.slot.container():
             show_stage(self.spec, self.sample, self.state, self.records, len(self.records), len(self.records),
-                       self.clean_prob, key=f"live{self.draws}")
+                       self.clean_top, key=f"live{self.draws}")
         self.drawn_at = time.monotonic()
         self.pause = max(REDRAW_SECONDS, (self.drawn_at - started) * (1 - DRAWING_SHARE) / DRAWING_SHARE)
 
 
 def show_stage(spec: VictimSpec, sample: Sample, state: TrajectoryReplay, records: list, upto: int, steps: int,
-               clean_prob: float, key: str) -> None:
+               clean_top: tuple[str, float], key: str) -> None:
     """The input after ``upto`` steps (its patches framed by filter, the last step's patch
-    outlined), counters, and the true class's probability over the steps (``steps`` wide)."""
+    outlined), counters, and the true class's probability over the steps (``steps`` wide),
+    starting from the attacked weights' answer on the clean input, ``clean_top``."""
     last = records[upto - 1] if upto else None
     picture, chart = st.columns(2)
     with picture:
@@ -118,9 +136,9 @@ def show_stage(spec: VictimSpec, sample: Sample, state: TrajectoryReplay, record
         counters[1].metric("Queries", last.queries if last else 1)
         counters[2].metric("Patches", state.n_distorted)
         counters[3].metric("L2", f"{state.l2:.3f}")
-        top1, prob = state.top[0] if state.top else app_support.top_classes(spec.name, sample.x)[0]
+        top1, prob = state.top[0] if state.top else clean_top
         st.markdown(f"The victim's top-1 now: **{top1}** ({prob:.1%})")
-        st.plotly_chart(plots.probability_figure(records, clean_prob, upto, steps), key=f"{key}_prob")
+        st.plotly_chart(plots.probability_figure(records, clean_top[1], upto, steps), key=f"{key}_prob")
 
 
 def describe_step(record: StepRecord | None, clean_top: tuple[str, float]) -> str:
@@ -179,12 +197,11 @@ def show_replay(run: AttackRun, slot) -> None:
         return
     # A key per run: a new attack's replay starts at its last step.
     upto = st.slider("Step of the attack", 0, len(trajectory), len(trajectory), key=f"replay_{run.number}")
-    clean_top = app_support.top_classes(run.victim, run.sample.x)[0]
-    st.caption(describe_step(trajectory[upto - 1] if upto else None, clean_top))
+    st.caption(describe_step(trajectory[upto - 1] if upto else None, run.clean_top))
     state = TrajectoryReplay(run.sample.x, run.victim, run.settings.filter, run.settings.strength,
                              run.settings.seed).run(trajectory[:upto])
     with slot.container():
-        show_stage(get_spec(run.victim), run.sample, state, trajectory, upto, len(trajectory), run.clean_prob,
+        show_stage(get_spec(run.victim), run.sample, state, trajectory, upto, len(trajectory), run.clean_top,
                    key="replay")
 
 
@@ -194,7 +211,8 @@ st.caption(f"Distort a few patches of the input until {spec.name} changes its an
            "class probabilities: one query per step.")
 
 shown = input_for(spec)
-clean_top = app_support.top_classes(spec.name, shown.x)[0]
+weights = choose_weights(spec)
+clean_top = app_support.top_classes(spec.name, shown.x, weights=weights)[0]
 truth = true_label(spec, shown)
 if truth is not None and clean_top[0] != truth:
     st.warning(f"{shown.name} is already misclassified: the victim says **{clean_top[0]}** ({clean_top[1]:.1%}), "
@@ -206,18 +224,18 @@ st.markdown(f"The victim says **{clean_top[0]}** ({clean_top[1]:.1%})"
             + f": the attack succeeds when its top-1 is anything but {target}.")
 
 grid = grid_for(spec.name, spec.input_shape)
-settings, ready = choose_settings(spec, grid)
+settings, ready = choose_settings(spec, grid, weights)
 clicked = st.button("Attack", type="primary", key="attack", disabled=not ready)
 summary, comparison, replay_slider = st.container(), st.container(), st.container()
 stage = st.empty()  # live during an attack, the replay after it, the input and its grid before
 
 if clicked:
-    live = LiveView(stage, spec, shown, settings, clean_top[1])
+    live = LiveView(stage, spec, shown, settings, clean_top)
     live.draw()
     result = app_support.run_attack(spec.name, shown.x, shown.y, settings, on_step=live)
     previous = st.session_state.get(RUN)
     st.session_state[RUN] = AttackRun(previous.number + 1 if previous else 1, spec.name, shown, settings, result,
-                                      clean_top[1], app_support.attack_files(spec.name, shown, settings, result))
+                                      clean_top, app_support.attack_files(spec.name, shown, settings, result))
 
 run = st.session_state.get(RUN)
 if run is not None and run.is_on(spec.name, shown):
@@ -235,5 +253,5 @@ if run is not None and run.is_on(spec.name, shown):
             show_replay(run, stage)
 else:
     with stage.container():
-        show_stage(spec, shown, TrajectoryReplay(shown.x, spec.name), [], 0, 0, clean_top[1], key="preview")
+        show_stage(spec, shown, TrajectoryReplay(shown.x, spec.name), [], 0, 0, clean_top, key="preview")
         st.caption("The input and its patch grid: press Attack to see the attack step by step.")

@@ -104,6 +104,8 @@ def show_report(spec: VictimSpec, report: dict) -> None:
     percents = {name: st.column_config.NumberColumn(format="percent")
                 for name in robustness.comparison_rows(report)[0] if name not in ("", "RL median queries")}
     st.dataframe(robustness.comparison_rows(report), hide_index=True, column_config=percents, key="robustness_table")
+    st.page_link("app_pages/attack.py", label="Watch an attack on the hardened weights (Attack page, Victim weights)",
+                 icon=":material/bolt:")
     if report["preset"] == "quick":
         st.caption(f"A quick run: its adaptive agent ({adaptive['recipe']['ppo_steps']} PPO steps, "
                    f"{adaptive['recipe']['n_inputs']} inputs) is a check of the pipeline, not a measurement.")

@@ -18,7 +18,7 @@ import streamlit as st
 import torch
 from torch import nn
 
-from rlab_core import plots
+from rlab_core import plots, robustness
 from rlab_core.attack.agent import Agent, AgentError, agent_path, load_agent
 from rlab_core.attack.output import write_attack
 from rlab_core.attack.result import AttackResult, StepRecord
@@ -78,20 +78,45 @@ def load_upload(victim: str, data: bytes, filename: str, fs: float | None = None
     return load_input(data, filename, get_spec(victim), fs=fs, beat=beat)
 
 
+def victim_network(victim: str, weights: str = "shipped") -> nn.Module:
+    """The victim's network with ``weights`` (a key of ``robustness.WEIGHT_CHOICES``), loaded once
+    per version of its file: weights hardened again while the app runs are picked up. Raises
+    ``RobustnessError`` while there are no such weights (never cached)."""
+    if weights == "shipped":
+        return victim_model(victim)
+    return _hardened_network(victim, weights, modified(robustness.weights_file(victim, weights)))
+
+
+@st.cache_resource(show_spinner="Loading the hardened weights…", max_entries=8)
+def _hardened_network(victim: str, weights: str, modified: int | None) -> nn.Module:
+    return robustness.network(victim, weights)
+
+
+def modified(path: Path) -> int | None:
+    """The file's modification time, part of a cache key (``None`` while it does not exist)."""
+    return path.stat().st_mtime_ns if path.exists() else None
+
+
+def top_classes(victim: str, x: torch.Tensor, k: int = TOP_K, weights: str = "shipped") -> list[tuple[str, float]]:
+    """The ``k`` most probable classes for ``x`` of the victim with ``weights``, best first, as ``(name, probability)``."""
+    version = None if weights == "shipped" else modified(robustness.weights_file(victim, weights))
+    return _top_classes(victim, x, k, weights, version)
+
+
 # Inputs are keyed by their exact bytes: Streamlit's own hashing samples large arrays, which would
 # let two inputs that differ in a few pixels (an input and its adversarial copy) share one entry.
 @st.cache_data(show_spinner="Asking the victim…", max_entries=256,
                hash_funcs={torch.Tensor: lambda x: x.numpy().tobytes()})
-def top_classes(victim: str, x: torch.Tensor, k: int = TOP_K) -> list[tuple[str, float]]:
-    """The victim's ``k`` most probable classes for ``x``, best first, as ``(name, probability)``."""
-    probs = predict_proba(victim, x)
+def _top_classes(victim: str, x: torch.Tensor, k: int, weights: str, version: int | None) -> list[tuple[str, float]]:
+    probs = predict_proba(victim, x, victim_network(victim, weights))
     top = probs.topk(min(k, len(probs)))
     names = get_spec(victim).class_names
     return [(names[int(i)], float(p)) for p, i in zip(top.values, top.indices)]
 
 
 # ------------------------------------------------------------------------------------- attacks
-ATTACKERS = {"rl": "RL agent", "random": "Random order (the reference)"}
+ATTACKERS = {"rl": "RL agent", "adaptive": "Adaptive RL agent (trained again against these hardened weights)",
+             "random": "Random order (the reference)"}
 MIME = {".npy": "application/octet-stream", ".json": "application/json", ".png": "image/png", ".csv": "text/csv",
         ".mp4": "video/mp4"}
 
@@ -100,21 +125,29 @@ def shipped_agent(victim: str) -> tuple[Agent, tuple[str, ...]]:
     """The victim's shipped RL agent and the warnings loading it gave (e.g. trained against other
     weights). Raises ``AgentError`` while there is none, which is never cached: an agent that
     appears, or is retrained, while the app runs is picked up (the file's time is in the key)."""
-    path = agent_path(victim)
-    return _agent(victim, path.stat().st_mtime_ns if path.exists() else None)
+    return _agent(victim, "shipped", modified(agent_path(victim)), None)
+
+
+def adaptive_agent(victim: str, weights: str) -> tuple[Agent, tuple[str, ...]]:
+    """The agent trained again against the hardened ``weights``, as :func:`shipped_agent`; raises
+    ``RobustnessError`` while there is none."""
+    weights_file = robustness.weights_file(victim, weights)
+    return _agent(victim, weights, modified(robustness.adaptive_agent_path(weights_file)), modified(weights_file))
 
 
 @st.cache_resource(show_spinner="Loading the RL agent…", max_entries=8)
-def _agent(victim: str, modified: int | None) -> tuple[Agent, tuple[str, ...]]:
+def _agent(victim: str, weights: str, modified: int | None, weights_modified: int | None) -> tuple[Agent, tuple[str, ...]]:
     warnings: list[str] = []
-    agent = load_agent(victim, warn=warnings.append)
+    agent = (load_agent(victim, warn=warnings.append) if weights == "shipped"
+             else robustness.adaptive_agent(victim, weights, warnings.append))
     return agent, tuple(warnings)
 
 
 @dataclass(frozen=True)
 class AttackSettings:
     """What the Attack page asks for: the CLI's ``attack`` options. ``strength`` ``None``: the
-    victim's strength for the filter (always for ``"mix"``); ``max_patches`` ``None``: 20% of the grid."""
+    victim's strength for the filter (always for ``"mix"``); ``max_patches`` ``None``: 20% of the
+    grid; ``weights``: the victim's weights attacked (a key of ``robustness.WEIGHT_CHOICES``)."""
 
     attacker: str = "rl"  # a key of ATTACKERS
     filter: str = "mix"
@@ -122,23 +155,27 @@ class AttackSettings:
     budget: int = DEFAULT_BUDGET
     max_patches: int | None = None
     seed: int = 0
+    weights: str = "shipped"
 
     def describe(self) -> str:
         strength = "" if self.strength is None else f" at strength {self.strength:g}"
         cap = "" if self.max_patches is None else f", at most {self.max_patches} patches"
+        weights = "" if self.weights == "shipped" else f", against {robustness.WEIGHT_CHOICES[self.weights]}"
         return (f"{ATTACKERS[self.attacker]}, filter {self.filter}{strength}, budget {self.budget} queries{cap}, "
-                f"seed {self.seed}")
+                f"seed {self.seed}{weights}")
 
 
 def run_attack(victim: str, x: torch.Tensor, y: int | None, settings: AttackSettings,
                on_step: Callable[[StepRecord], None] | None = None) -> AttackResult:
-    """One attack as the page's settings say; ``on_step`` sees every step as it happens.
-    The RL attacker raises ``AgentError`` when the victim has no agent."""
+    """One attack as the page's settings say; ``on_step`` sees every step as it happens. The RL
+    attacker raises ``AgentError`` when the victim has no agent, the adaptive one ``RobustnessError``."""
     options = {"filter": settings.filter, "budget": settings.budget, "max_patches": settings.max_patches,
-               "seed": settings.seed, "strength": settings.strength, "on_step": on_step}
+               "seed": settings.seed, "strength": settings.strength, "on_step": on_step,
+               "model": victim_network(victim, settings.weights)}
     if settings.attacker == "rl":
-        agent, _ = shipped_agent(victim)
-        return attack(victim, x, y, agent, **options)
+        return attack(victim, x, y, shipped_agent(victim)[0], **options)
+    if settings.attacker == "adaptive":
+        return attack(victim, x, y, adaptive_agent(victim, settings.weights)[0], **options)
     if settings.attacker == "random":
         return random_attack(victim, x, y, **options)
     raise ValueError(f"unknown attacker {settings.attacker!r}; known: {', '.join(ATTACKERS)}")
@@ -150,7 +187,9 @@ def attack_files(victim: str, sample: Sample, settings: AttackSettings, result: 
     ``result.json`` and viewable copies (``.csv`` for an ECG, ``.png`` for an image, ``.mp4`` for
     a video). Names start with the input's name, so that downloads of several inputs do not clash."""
     spec = get_spec(victim)
-    summary = {"run": run_record(seed=settings.seed, victim=victim), "modality": spec.modality, "victim": victim,
+    weights = None if settings.weights == "shipped" else robustness.weights_file(victim, settings.weights)
+    summary = {"run": run_record(seed=settings.seed, victim=victim, weights=weights), "modality": spec.modality,
+               "victim": victim,
                "input": sample.name, **asdict(settings), **result.summary()}
     prefix = re.sub(r"[^A-Za-z0-9]+", "-", sample.name).strip("-").lower() or "input"
     with tempfile.TemporaryDirectory() as folder:
@@ -168,7 +207,7 @@ class AttackRun:
     sample: Sample
     settings: AttackSettings
     result: AttackResult
-    clean_prob: float  # the victim's clean probability of the attacked class, step 0 of the chart
+    clean_top: tuple[str, float]  # the attacked weights' top-1 on the clean input: step 0 of the replay
     files: dict[str, tuple[bytes, str]]
 
     def is_on(self, victim: str, sample: Sample) -> bool:
@@ -205,9 +244,8 @@ def explain_input(victim: str, sample: Sample, methods: tuple[str, ...], budget:
     """The maps of ``sample`` (the victim's clean top-1 explained), scored when it has a ground-truth
     mask. ``on_progress`` sees each method start, unless the result comes from the cache. Raises
     ``AgentError`` if an RL method is asked for while the victim has no agent."""
-    path = agent_path(victim)
     return _explanation(victim, sample.x, sample.mask, tuple(methods), int(budget), int(seed),
-                        path.stat().st_mtime_ns if path.exists() else None, on_progress)
+                        modified(agent_path(victim)), on_progress)
 
 
 # Keyed by the exact bytes of the input and mask (see top_classes), and by the agent file's time:
@@ -252,9 +290,7 @@ def _json_report(path: str, modified: int) -> dict | None:
 @st.cache_data(show_spinner=False, max_entries=64)
 def robustness_sample(victim: str, entry: dict):
     """A report's sample rebuilt from the test split and its trajectory (no query)."""
-    from rlab_core.robustness import replay_sample
-
-    return replay_sample(victim, entry)
+    return robustness.replay_sample(victim, entry)
 
 
 def bench_report(path: Path) -> dict | None:

@@ -30,6 +30,10 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
+def warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def add_input_arguments(parser: argparse.ArgumentParser) -> None:
     """The modality, the victim and the input (a test sample or a file) of a command."""
     parser.add_argument("--modality", required=True, choices=MODALITIES)
@@ -54,7 +58,12 @@ def build_parser() -> Parser:
     attack.add_argument("--filter", default="mix", help="a filter name, 'mix' (the agent picks per step) or a comma list")
     attack.add_argument("--strength", type=float, help="the filter's strength (one filter only)")
     attack.add_argument("--filter-module", action="append", default=[], help="import a module that registers filters")
-    attack.add_argument("--attacker", choices=("rl", "random"), default="rl")
+    attack.add_argument("--attacker", choices=("rl", "adaptive", "random"), default="rl",
+                        help="rl: the victim's shipped agent; adaptive: the agent trained again against the hardened "
+                             "--weights (see the robustness command); random: random order, the reference")
+    attack.add_argument("--weights", choices=("shipped", "hardened", "last-run"), default="shipped",
+                        help="attack the shipped weights, the hardened ones shipped with RLAB, or the ones the "
+                             "Robustness page's last run hardened")
     attack.add_argument("--budget", type=int, default=DEFAULT_BUDGET, help="queries, the clean prediction included")
     attack.add_argument("--max-patches", type=int, help="patch cap (default: 20%% of the grid)")
     attack.add_argument("--seed", type=int, default=0)
@@ -171,6 +180,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_attack(args: argparse.Namespace) -> int:
+    from rlab_core import robustness as rb
     from rlab_core.attack.agent import AgentError, load_agent
     from rlab_core.attack.output import write_attack
     from rlab_core.attack.runner import attack
@@ -184,17 +194,22 @@ def cmd_attack(args: argparse.Namespace) -> int:
         load_filter_modules(args.filter_module)
         resolve_filters(args.filter)
         sample = chosen_input(args, victim)
-        if args.attacker == "rl":
-            agent = load_agent(victim, warn=lambda message: print(f"warning: {message}", file=sys.stderr))
-            result = attack(victim, sample.x, sample.y, agent, args.filter, args.budget, args.max_patches, args.seed,
-                            strength=args.strength)
-        else:
+        model = rb.network(victim, args.weights)
+        options = {"strength": args.strength, "model": model}
+        if args.attacker == "random":
             result = random_attack(victim, sample.x, sample.y, args.filter, args.budget, args.max_patches, args.seed,
-                                   strength=args.strength)
-    except (FilterError, AgentError) as err:
+                                   **options)
+        else:
+            agent = (load_agent(victim, warn=warn) if args.attacker == "rl"
+                     else rb.adaptive_agent(victim, args.weights, warn))
+            result = attack(victim, sample.x, sample.y, agent, args.filter, args.budget, args.max_patches, args.seed,
+                            **options)
+    except (FilterError, AgentError, rb.RobustnessError) as err:
         raise UsageError(str(err)) from None
-    summary = {"run": run_record(seed=args.seed, victim=victim), "modality": args.modality, "victim": victim,
-               "input": sample.name, "filter": args.filter, "budget": args.budget, **result.summary()}
+    weights = None if args.weights == "shipped" else rb.weights_file(victim, args.weights)
+    summary = {"run": run_record(seed=args.seed, victim=victim, weights=weights), "modality": args.modality,
+               "victim": victim, "input": sample.name, "attacker": args.attacker, "weights": args.weights,
+               "filter": args.filter, "budget": args.budget, **result.summary()}
     if args.out:
         write_attack(args.out, result, sample, summary, get_spec(victim))
     if args.json:

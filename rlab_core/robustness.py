@@ -37,8 +37,8 @@ the background for the page, in ``runs/robustness/<victim>/``, with the shared w
 """
 from __future__ import annotations
 
-import hashlib
 import os
+import pickle
 import sys
 import time
 from collections.abc import Callable
@@ -56,6 +56,7 @@ from rlab_core.attack.agent import (
     AGENTS,
     RECIPES,
     Agent,
+    AgentError,
     AgentTrainConfig,
     agent_path,
     load_agent,
@@ -67,7 +68,7 @@ from rlab_core.attack.session import default_max_patches
 from rlab_core.filters import MIX
 from rlab_core.patches import grid_for
 from rlab_core.run_record import run_record
-from rlab_core.victims import VICTIMS, get_spec, load_model
+from rlab_core.victims import VICTIMS, file_sha256, get_spec, load_model
 from rlab_core.victims.registry import WEIGHTS
 from rlab_core.victims.train import DEFAULTS as VICTIM_TRAINING
 from rlab_core.victims.train import accuracy, flip_and_shift, stretch_and_noise
@@ -209,8 +210,60 @@ def shipped_copy(victim: str) -> nn.Module:
     return load_weights(victim, get_spec(victim).weights_path)
 
 
-def file_hash(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+# --------------------------------------------------------- attacking the hardened weights afterwards
+
+WEIGHT_CHOICES = {"shipped": "the shipped weights", "hardened": "the hardened weights shipped with RLAB",
+                  "last-run": "the weights hardened by the Robustness page's last run"}
+
+
+def weights_file(victim: str, choice: str) -> Path:
+    """The file of the weights ``choice`` (a key of :data:`WEIGHT_CHOICES`) of ``victim``."""
+    files = {"shipped": get_spec(victim).weights_path, "hardened": hardened_path(victim),
+             "last-run": hardened_path(victim, run_folder(victim))}
+    if choice not in files:
+        raise RobustnessError(f"unknown weights {choice!r}; known: {', '.join(files)}")
+    return files[choice]
+
+
+def weight_choices(victim: str) -> list[str]:
+    """The weights ``victim`` can be attacked with here: the shipped ones, and the hardened ones that exist."""
+    hardened = () if victim not in VICTIM_SETTINGS else ("hardened", "last-run")
+    return ["shipped", *(choice for choice in hardened if weights_file(victim, choice).exists())]
+
+
+def existing_weights(victim: str, choice: str) -> Path:
+    """The file of the hardened weights ``choice`` of ``victim``; a clear error while there is none."""
+    path = weights_file(victim, choice)
+    if victim not in VICTIM_SETTINGS:
+        raise RobustnessError(f"{victim} is a pretrained network, not fine-tuned here: only its shipped weights exist")
+    if not path.exists():
+        how = ("start a run on the Robustness page" if choice == "last-run"
+               else f"make them with: python -m benchmarks.robustness --victim {victim}")
+        raise RobustnessError(f"{victim} has no {choice} weights ({relative_to_root(path)}); {how}")
+    return path
+
+
+def network(victim: str, choice: str = "shipped") -> nn.Module:
+    """``victim``'s network with the weights ``choice``; hardened weights are loaded ``weights_only``."""
+    if choice == "shipped":
+        return load_model(victim)
+    path = existing_weights(victim, choice)
+    try:
+        return load_weights(victim, path)
+    except (RuntimeError, EOFError, pickle.UnpicklingError) as err:  # a truncated file, or another network's
+        raise RobustnessError(f"{relative_to_root(path)} does not hold weights of {victim}: {err}") from None
+
+
+def adaptive_agent(victim: str, choice: str, warn: Callable[[str], None] | None = None) -> Agent:
+    """The agent trained again against the hardened weights ``choice`` (the report's adaptive
+    attacker); ``warn`` is told if those weights changed after it was trained."""
+    if choice == "shipped":
+        raise RobustnessError("the adaptive agent was trained against hardened weights: attack those, not the shipped ones")
+    weights = existing_weights(victim, choice)
+    try:
+        return load_agent(victim, warn, path=adaptive_agent_path(weights), weights=weights)
+    except AgentError as err:
+        raise RobustnessError(str(err)) from None
 
 
 # ------------------------------------------------------------------------- 1. adversarial samples
@@ -507,7 +560,8 @@ def run_robustness(config: RobustnessConfig, weights: Path | None = None, progre
     agent_file = adaptive_agent_path(weights)
     progress.start("adaptive", len(inputs) + 1, f"Training an agent against the hardened victim ({recipe.ppo_steps} "
                                                 f"PPO steps, {recipe.n_inputs} training inputs)")
-    adaptive_agent = train_agent(recipe, log=progress.note, victim_model=hardened, path=agent_file)
+    adaptive_agent = train_agent(recipe, log=progress.note, victim_model=hardened, path=agent_file,
+                                 weights_sha256=file_sha256(weights))
     progress.advance(message="The adaptive agent attacks the test inputs")
     adaptive_rl = rl_attacks(victim, hardened, adaptive_agent, inputs, config.budget, progress, settings=("mix",))
     progress.complete()
@@ -526,8 +580,8 @@ def run_robustness(config: RobustnessConfig, weights: Path | None = None, progre
         "command": config.command(),
         "config": asdict(config),
         "hardened_weights": relative_to_root(weights),
-        "hardened_weights_sha256": file_hash(weights),
-        "shipped_agent_sha256": file_hash(agent_path(victim)),
+        "hardened_weights_sha256": file_sha256(weights),
+        "shipped_agent_sha256": file_sha256(agent_path(victim)),
         "evaluation": {"split": "test", "inputs": len(inputs), "budget": config.budget,
                        "max_patches": default_max_patches(grid), "n_patches": grid.n_patches,
                        "square": {"norm": "linf", "eps": config.square_eps, "inputs": len(square_inputs)},

@@ -9,12 +9,14 @@ import torch
 from apptest import checked, open_app
 from streamlit.testing.v1 import AppTest
 
+from rlab_core import robustness
+from rlab_core.app_support import ATTACKERS
 from rlab_core.attack import agent as agents
 from rlab_core.attack.replay import TrajectoryReplay, replay
-from rlab_core.attack.runner import filter_strengths
+from rlab_core.attack.runner import attack, filter_strengths
 from rlab_core.baselines import random_attack
 from rlab_core.filters import get_filter
-from rlab_core.victims import get_spec
+from rlab_core.victims import get_spec, predict_proba
 
 torch.set_num_threads(1)
 
@@ -39,7 +41,7 @@ def strength_sliders(at: AppTest) -> list:
 
 def test_random_attack_on_image_cnn_shows_the_result_and_replays_it() -> None:
     at = attack_page()
-    checked(at.radio(key="attacker_image-cnn").set_value("random").run())
+    checked(at.radio(key="attacker_image-cnn_shipped").set_value("random").run())
     checked(at.button(key="attack").click().run())
 
     assert len(at.success) == 1 and at.success[0].value.startswith("Fooled: **Ankle boot** →")
@@ -90,10 +92,10 @@ def test_already_misclassified_input_is_not_attacked() -> None:
 def test_without_an_agent_the_random_attacker_still_runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(agents, "AGENTS", tmp_path)  # no shipped agent for any victim
     at = attack_page()
-    assert any(w.value.startswith("No RL agent yet") for w in at.warning)
-    assert at.radio(key="attacker_image-cnn").value == "random"
+    assert any(w.value.startswith("No such RL agent yet") for w in at.warning)
+    assert at.radio(key="attacker_image-cnn_shipped").value == "random"
     assert not at.button(key="attack").disabled
-    checked(at.radio(key="attacker_image-cnn").set_value("rl").run())
+    checked(at.radio(key="attacker_image-cnn_shipped").set_value("rl").run())
     assert at.button(key="attack").disabled
 
 
@@ -120,3 +122,24 @@ def test_replay_rebuilds_the_adversarial_input_exactly(victim: str, filter: str,
         before = state.n_distorted
         state.step(record)
         assert state.n_distorted == (record.l0_patches if record.kept else before)
+
+
+def test_the_hardened_weights_are_attacked_with_the_adaptive_agent() -> None:
+    at = attack_page("ecg")
+    assert at.radio(key="attacker_ecg-cnn_shipped").options == [ATTACKERS["rl"], ATTACKERS["random"]]
+    checked(at.radio(key="weights_ecg-cnn").set_value("hardened").run())
+    assert at.radio(key="attacker_ecg-cnn_hardened").options == list(ATTACKERS.values())
+    sample = get_spec("ecg-cnn").dataset("test")[at.number_input(key="sample_ecg-cnn").value]
+    hardened = robustness.network("ecg-cnn", "hardened")
+    top1 = predict_proba("ecg-cnn", sample.x, hardened).max()
+    assert any(f"({top1:.1%})" in m.value for m in at.markdown if m.value.startswith("The victim says"))
+
+    checked(at.radio(key="attacker_ecg-cnn_hardened").set_value("adaptive").run())
+    checked(at.button(key="attack").click().run())
+    expected = attack("ecg-cnn", sample.x, sample.y, robustness.adaptive_agent("ecg-cnn", "hardened"), model=hardened)
+    assert any(c.value.endswith("against the hardened weights shipped with RLAB") for c in at.caption)
+    figures = {m.label: m.value for m in at.metric}
+    assert figures["With pruning"] == str(expected.queries_total) and figures["Patches (L0)"] == str(expected.l0_patches)
+    assert expected.success and at.success[0].value.startswith(f"Fooled: **{expected.label_name}** → "
+                                                               f"**{expected.adversarial_label_name}** after "
+                                                               f"{expected.queries} queries")

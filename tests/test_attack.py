@@ -160,3 +160,30 @@ def test_attack_cli_json_and_out_folder(tmp_path) -> None:
     for name in ("result.json", "adversarial.npy", "adversarial.png", "mask.npy", "mask.png"):
         assert (tmp_path / name).is_file()
     assert np.load(tmp_path / "adversarial.npy").shape == (1, 28, 28)
+
+
+def test_attack_cli_on_the_hardened_weights_with_the_adaptive_agent() -> None:
+    from rlab_core import robustness
+    from rlab_core.victims import file_sha256
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "rlab_core", "attack", "--modality", "ecg", "--sample", "3",
+                               "--budget", "200", *args], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+
+    out = cli("--weights", "hardened", "--attacker", "adaptive", "--json")
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert (summary["weights"], summary["attacker"]) == ("hardened", "adaptive")
+    assert summary["run"]["victim_weights_sha256"] == file_sha256(robustness.hardened_path("ecg-cnn"))
+    # The same attack run in-process, on the hardened network with the adaptive agent.
+    sample = get_spec("ecg-cnn").dataset("test")[3]
+    expected = attack("ecg-cnn", sample.x, sample.y, robustness.adaptive_agent("ecg-cnn", "hardened"), budget=200,
+                      model=robustness.network("ecg-cnn", "hardened"))
+    assert (summary["success"], summary["queries"], summary["adversarial_label"]) == (
+        expected.success, expected.queries, expected.adversarial_label)
+
+    for args, message in ((("--attacker", "adaptive"), "attack those, not the shipped ones"),
+                          (("--weights", "hardened", "--victim", "ecg-loc-cnn"), "no hardened weights")):
+        out = cli(*args)
+        [line] = out.stderr.strip().splitlines()
+        assert out.returncode == 2 and line.startswith("error: ") and message in line, out.stderr

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +21,10 @@ import torch
 from counting import CountingModel
 
 from rlab_core import ROOT, background, robustness
-from rlab_core.attack.agent import load_agent, recipe, train_agent
+from rlab_core.attack.agent import AgentError, load_agent, recipe, train_agent
 from rlab_core.attack.runner import attack
 from rlab_core.cli import main
-from rlab_core.victims import get_spec, load_model
+from rlab_core.victims import file_sha256, get_spec, load_model
 
 torch.set_num_threads(1)
 
@@ -254,3 +257,65 @@ def test_a_victims_own_preset_sizes_apply_to_that_preset_and_give_way_to_overrid
     assert robustness.config_for("video-cnn", "full").n_eval == full["n_eval"]
     assert robustness.config_for("ecg-cnn", "default").n_attack_inputs == default["n_attack_inputs"]
     assert robustness.config_for("video-cnn", "default", n_eval=7).n_eval == 7
+
+
+# ----------------------------------------------------------- attacking hardened weights afterwards
+
+def test_the_adaptive_agent_records_the_hardened_weights_it_was_trained_against(tiny_run) -> None:
+    folder, report, _ = tiny_run
+    with zipfile.ZipFile(folder / f"{VICTIM}-hardened-agent.zip") as archive:
+        meta = json.loads(archive.read("rlab.json"))
+    assert meta["victim_weights_sha256"] == file_sha256(folder / f"{VICTIM}-hardened.pt")
+    assert meta["victim_weights_sha256"] == report["hardened_weights_sha256"]
+
+
+def test_agents_load_only_from_inside_the_repository(tiny_run) -> None:
+    folder, _, _ = tiny_run  # under the system's temporary folder
+    with pytest.raises(AgentError, match="outside this repository"):
+        load_agent(VICTIM, path=folder / f"{VICTIM}-hardened-agent.zip")
+
+
+def test_the_last_runs_hardened_weights_and_adaptive_agent_are_attacked(tiny_run, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder, _, _ = tiny_run
+    (ROOT / "runs").mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=ROOT / "runs") as runs:  # agents load only from inside the repository
+        monkeypatch.setattr(robustness, "RUNS", Path(runs))
+        assert robustness.weight_choices(VICTIM) == ["shipped", "hardened"]  # the shipped hardened ones only
+        with pytest.raises(robustness.RobustnessError, match="no last-run weights .* Robustness page"):
+            robustness.network(VICTIM, "last-run")
+        last_run = robustness.run_folder(VICTIM)
+        last_run.mkdir()
+        for name in (f"{VICTIM}-hardened.pt", f"{VICTIM}-hardened-agent.zip"):
+            shutil.copy(folder / name, last_run / name)
+        assert robustness.weight_choices(VICTIM) == ["shipped", "hardened", "last-run"]
+
+        hardened = robustness.network(VICTIM, "last-run")
+        saved = torch.load(last_run / f"{VICTIM}-hardened.pt", weights_only=True)
+        assert all(torch.equal(v, saved[k]) for k, v in hardened.state_dict().items())
+        warnings: list[str] = []
+        agent = robustness.adaptive_agent(VICTIM, "last-run", warnings.append)
+        assert warnings == []
+        sample = get_spec(VICTIM).dataset("test")[0]
+        counting = CountingModel(hardened)
+        result = attack(VICTIM, sample.x, sample.y, agent, budget=40, model=counting)
+        assert counting.samples == result.queries_total  # every query went to the hardened network
+
+        # Weights hardened again after the agent was trained: loading the agent says so.
+        torch.save(load_model(VICTIM).state_dict(), last_run / f"{VICTIM}-hardened.pt")
+        robustness.adaptive_agent(VICTIM, "last-run", warnings.append)
+        assert len(warnings) == 1 and "trained against other weights" in warnings[0]
+
+        # A file that is not this victim's weights gets one clear error.
+        (last_run / f"{VICTIM}-hardened.pt").write_bytes(b"not a checkpoint")
+        with pytest.raises(robustness.RobustnessError, match="does not hold weights of ecg-cnn"):
+            robustness.network(VICTIM, "last-run")
+
+
+def test_pretrained_victims_have_only_their_shipped_weights() -> None:
+    assert robustness.weight_choices("imagenet-efficientnet-lite0") == ["shipped"]
+    with pytest.raises(robustness.RobustnessError, match="pretrained network"):
+        robustness.network("imagenet-efficientnet-lite0", "hardened")
+    with pytest.raises(robustness.RobustnessError, match="attack those, not the shipped ones"):
+        robustness.adaptive_agent(VICTIM, "shipped")
+    with pytest.raises(robustness.RobustnessError, match="unknown weights"):
+        robustness.weights_file(VICTIM, "latest")

@@ -34,14 +34,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rlab_core import ASSETS
+from rlab_core import ASSETS, ROOT
 from rlab_core.attack.env import PatchAttackEnv, observe
 from rlab_core.attack.policy import PatchPolicy
 from rlab_core.attack.runner import attack, filter_strengths
 from rlab_core.attack.session import AttackSession
 from rlab_core.filters import resolve_filters
 from rlab_core.patches import grid_for
-from rlab_core.victims import get_spec, load_model, predict_proba, weights_hash
+from rlab_core.victims import (
+    file_sha256,
+    get_spec,
+    load_model,
+    predict_proba,
+    weights_hash,
+)
 
 AGENTS = ASSETS / "agents"
 META_NAME = "rlab.json"
@@ -261,13 +267,16 @@ def make_env(victim: str, inputs: list, config: AgentTrainConfig, budget: int,
 
 
 def train_agent(config: AgentTrainConfig, log: Callable[[str], None] = print, *,
-                victim_model: nn.Module | None = None, path: Path | None = None) -> Agent:
+                victim_model: nn.Module | None = None, path: Path | None = None,
+                weights_sha256: str | None = None) -> Agent:
     """Train the agent of ``config.victim`` (training split only) and save it; see the module doc.
 
     By default it attacks the victim's shipped network and is saved as the shipped agent
     (:func:`agent_path`). With ``victim_model`` it is trained against that network instead (e.g. a
     fine-tuned copy: an adaptive attacker), and ``path`` saves it elsewhere; ``path`` is then
-    required, so that a shipped agent is never replaced by one trained against other weights.
+    required, so that a shipped agent is never replaced by one trained against other weights;
+    ``weights_sha256`` (:func:`file_sha256` of ``victim_model``'s weights file) goes into the
+    agent's metadata, so that loading it can tell when those weights have changed since.
     """
     from sb3_contrib import MaskablePPO
     from stable_baselines3.common.vec_env import DummyVecEnv
@@ -291,7 +300,7 @@ def train_agent(config: AgentTrainConfig, log: Callable[[str], None] = print, *,
     envs.seed(config.seed)
     model = MaskablePPO(PatchPolicy, envs, learning_rate=config.ppo_lr, n_steps=256, batch_size=256, n_epochs=4,
                         gamma=0.98, clip_range=0.1, ent_coef=0.0, seed=config.seed, verbose=0)
-    meta = {**asdict(config), "victim_weights_sha256": weights_hash(victim) if victim_model is None else "a given model", "filters": [f.name for f in resolve_filters(config.filters)],
+    meta = {**asdict(config), "victim_weights_sha256": weights_sha256 or (weights_hash(victim) if victim_model is None else "a given model"), "filters": [f.name for f in resolve_filters(config.filters)],
             "command": f"python -m rlab_core train-agent --victim {victim} --steps {config.ppo_steps} --seed {config.seed}"}
     imitation = Agent(model.policy, meta)
     imitate(model.policy, states, config.imitation_epochs, config.seed, log)
@@ -348,22 +357,31 @@ def save(model, meta: dict, path: Path) -> None:
         archive.writestr(META_NAME, json.dumps(meta, indent=2, default=str))
 
 
-def load_agent(victim: str, warn: Callable[[str], None] | None = None) -> Agent:
-    """The shipped agent of built-in ``victim``. Only files in this repository are ever loaded
-    this way (an SB3 ``.zip`` is unpickled); a victim-weights mismatch is reported to ``warn``."""
+def load_agent(victim: str, warn: Callable[[str], None] | None = None, path: Path | None = None,
+               weights: Path | None = None) -> Agent:
+    """The shipped agent of built-in ``victim``, or the agent at ``path``: one trained against the
+    weights file ``weights`` (an adaptive agent, see :mod:`rlab_core.robustness`). Only files inside
+    this repository are ever loaded (an SB3 ``.zip`` is unpickled). When the agent's metadata says it
+    was trained against other weights than these (or the victim's shipped ones), ``warn`` is told."""
     from sb3_contrib import MaskablePPO
 
-    path = agent_path(victim)
+    shipped = path is None
+    path = agent_path(victim) if shipped else Path(path)
+    if not path.resolve().is_relative_to(ROOT):
+        raise AgentError(f"{path} is outside this repository: RLAB loads only agents it trained itself")
     if not path.exists():
-        raise AgentError(f"no agent for {victim} at {path}; train one with: "
-                                f"python -m rlab_core train-agent --victim {AGENT_OF.get(victim, victim)}")
+        how = (f"train one with: python -m rlab_core train-agent --victim {AGENT_OF.get(victim, victim)}" if shipped
+               else f"it is made with the hardened weights by: python -m benchmarks.robustness --victim {victim}")
+        raise AgentError(f"no agent for {victim} at {path}; {how}")
     with zipfile.ZipFile(path) as archive:
         meta = json.loads(archive.read(META_NAME))
     model = MaskablePPO.load(path, device="cpu", custom_objects={"learning_rate": 0.0, "lr_schedule": lambda _: 0.0})
-    trained_on = AGENT_OF.get(victim, victim)
-    if warn and meta.get("victim_weights_sha256") != weights_hash(trained_on):
-        warn(f"the agent at {path} was trained against other weights of {trained_on} "
-             f"({meta.get('victim_weights_sha256')} vs {weights_hash(trained_on)}); its figures may not hold")
+    trained_on = meta.get("victim_weights_sha256")
+    expected = weights_hash(AGENT_OF.get(victim, victim)) if weights is None else file_sha256(weights)
+    # Agents trained against a network before its file's hash was recorded say "a given model": nothing to check.
+    if warn and trained_on != expected and trained_on != "a given model":
+        warn(f"the agent at {path} was trained against other weights of {victim} ({trained_on} vs {expected}); "
+             "its figures may not hold")
     return Agent(model.policy, meta)
 
 

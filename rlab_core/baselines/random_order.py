@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torch import nn
 
 from rlab_core.attack.result import AttackResult
 from rlab_core.attack.runner import DEFAULT_BUDGET, drive, open_session
@@ -17,9 +18,9 @@ from rlab_core.attack.session import AttackSession
 
 def random_attack(victim: str, x: torch.Tensor, y: int | None, filter: str = "mix", budget: int = DEFAULT_BUDGET,
                   max_patches: int | None = None, seed: int = 0, *, strength: float | None = None,
-                  prune: bool = True, on_step=None) -> AttackResult:
+                  prune: bool = True, on_step=None, model: nn.Module | None = None) -> AttackResult:
     """Random-order patch attack on built-in ``victim``; arguments as :func:`rlab_core.attack.attack`."""
-    session = open_session(victim, x, y, filter, budget, max_patches, seed, strength, on_step)
+    session = open_session(victim, x, y, filter, budget, max_patches, seed, strength, on_step, model=model)
     rng = np.random.default_rng(seed)
 
     def choose(s: AttackSession) -> tuple[int, int]:

@@ -94,12 +94,15 @@ def victims_for(modality: str) -> list[str]:
     return [name for name, spec in VICTIMS.items() if spec.modality == modality]
 
 
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file (the first 16 hex digits), to tie results to weights; ``"missing"`` if there is none."""
+    path = Path(path)
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.exists() else "missing"
+
+
 def weights_hash(name: str) -> str:
-    """SHA-256 of the victim's weights file (the first 16 hex digits), to tie results to weights."""
-    path = get_spec(name).weights_path
-    if not path.exists():
-        return "missing"
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    """:func:`file_sha256` of the victim's shipped weights file."""
+    return file_sha256(get_spec(name).weights_path)
 
 
 @lru_cache(maxsize=8)
@@ -116,11 +119,12 @@ def load_model(name: str) -> nn.Module:
 
 
 @torch.no_grad()
-def predict_proba(name: str, x: torch.Tensor) -> torch.Tensor:
-    """Class probabilities for one input ``x`` of the victim's ``input_shape``, or a batch of them."""
+def predict_proba(name: str, x: torch.Tensor, model: nn.Module | None = None) -> torch.Tensor:
+    """Class probabilities for one input ``x`` of the victim's ``input_shape``, or a batch of them,
+    from the shipped network or ``model`` (other weights of the same network, e.g. hardened ones)."""
     spec = get_spec(name)
     batch = x if x.dim() == len(spec.input_shape) + 1 else x[None]
     if tuple(batch.shape[1:]) != spec.input_shape:
         raise VictimError(f"{name} expects inputs of shape {spec.input_shape}, got {tuple(x.shape)}")
-    probs = load_model(name)(batch.float()).softmax(dim=-1)
+    probs = (load_model(name) if model is None else model)(batch.float()).softmax(dim=-1)
     return probs if x.dim() == len(spec.input_shape) + 1 else probs[0]
