@@ -45,16 +45,24 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--beat", type=int, default=0, help="which heartbeat of a longer ECG recording (from 0)")
 
 
+def add_model_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", type=Path,
+                        help="your own classifier as ONNX, in place of the victim's network: it takes the victim's "
+                             "input (batch, *shape) in [0, 1] and gives one score per victim class")
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="rlab_core", description="Probe black-box classifiers of ECG, images and video.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     predict = commands.add_parser("predict", help="classify one input with a victim")
     add_input_arguments(predict)
+    add_model_argument(predict)
     predict.add_argument("--json", action="store_true", help="print one JSON object")
 
     attack = commands.add_parser("attack", help="attack one input with the victim's RL agent")
     add_input_arguments(attack)
+    add_model_argument(attack)
     attack.add_argument("--filter", default="mix", help="a filter name, 'mix' (the agent picks per step) or a comma list")
     attack.add_argument("--strength", type=float, help="the filter's strength (one filter only)")
     attack.add_argument("--filter-module", action="append", default=[], help="import a module that registers filters")
@@ -143,6 +151,27 @@ def chosen_input(args: argparse.Namespace, victim: str) -> Sample:
     return load_input(data, args.input.name, get_spec(victim), fs=args.fs, beat=args.beat).sample
 
 
+def uploaded_model(args: argparse.Namespace, victim: str):
+    """The ``--model`` ONNX classifier, shaped like ``victim`` (``None`` without ``--model``)."""
+    from rlab_core.victims.onnx_model import MAX_MODEL_BYTES, load_onnx
+
+    if args.model is None:
+        return None
+    if not args.model.is_file():
+        raise UsageError(f"{args.model}: no such file")
+    if args.model.suffix.lower() != ".onnx":
+        raise UsageError(f"{args.model}: a model is loaded from an .onnx file only (never unpickled)")
+    if args.model.stat().st_size > MAX_MODEL_BYTES:
+        raise UsageError(f"{args.model}: the file is {args.model.stat().st_size / 2**20:.0f} MB; the limit is "
+                         f"{MAX_MODEL_BYTES // 2**20} MB")
+    return load_onnx(args.model.read_bytes(), get_spec(victim), args.model.name)
+
+
+def model_record(args: argparse.Namespace, model) -> dict:
+    """What a JSON output says of ``--model``."""
+    return {} if model is None else {"model": {"file": args.model.name, "sha256": model.sha256}}
+
+
 def test_sample(victim: str, index: int) -> Sample:
     dataset = get_spec(victim).dataset("test")
     if not 0 <= index < len(dataset):
@@ -153,14 +182,16 @@ def test_sample(victim: str, index: int) -> Sample:
 def cmd_predict(args: argparse.Namespace) -> int:
     victim = resolve_victim(args.modality, args.victim)
     spec = get_spec(victim)
+    model = uploaded_model(args, victim)
     sample = chosen_input(args, victim)
-    probs = predict_proba(victim, sample.x)
+    probs = predict_proba(victim, sample.x, model)
     top = probs.topk(min(TOP_K, len(probs)))
     label = int(top.indices[0])
     result = {
-        "run": run_record(victim=victim),
+        "run": run_record(victim=victim, weights=args.model),
         "modality": args.modality,
         "victim": victim,
+        **model_record(args, model),
         "input": sample.name,
         "true_label": sample.y,
         "label": label,
@@ -171,7 +202,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"{sample.name}: {result['label_name']} ({float(top.values[0]):.1%}) by {victim}")
+        by = victim if model is None else f"{args.model.name} (shaped like {victim})"
+        print(f"{sample.name}: {result['label_name']} ({float(top.values[0]):.1%}) by {by}")
         for name, p in result["top"][1:]:
             print(f"  {name}: {p:.1%}")
         for notice in sample.notices:
@@ -194,7 +226,11 @@ def cmd_attack(args: argparse.Namespace) -> int:
         load_filter_modules(args.filter_module)
         resolve_filters(args.filter)
         sample = chosen_input(args, victim)
-        model = rb.network(victim, args.weights)
+        if args.model is not None and (args.weights != "shipped" or args.attacker == "adaptive"):
+            raise UsageError("--model replaces the victim's network: it goes with neither --weights nor "
+                             "--attacker adaptive")
+        uploaded = uploaded_model(args, victim)
+        model = uploaded if uploaded is not None else rb.network(victim, args.weights)
         options = {"strength": args.strength, "model": model}
         if args.attacker == "random":
             result = random_attack(victim, sample.x, sample.y, args.filter, args.budget, args.max_patches, args.seed,
@@ -206,9 +242,9 @@ def cmd_attack(args: argparse.Namespace) -> int:
                             **options)
     except (FilterError, AgentError, rb.RobustnessError) as err:
         raise UsageError(str(err)) from None
-    weights = None if args.weights == "shipped" else rb.weights_file(victim, args.weights)
+    weights = args.model if args.weights == "shipped" else rb.weights_file(victim, args.weights)
     summary = {"run": run_record(seed=args.seed, victim=victim, weights=weights), "modality": args.modality,
-               "victim": victim, "input": sample.name, "attacker": args.attacker, "weights": args.weights,
+               "victim": victim, **model_record(args, uploaded), "input": sample.name, "attacker": args.attacker, "weights": args.weights,
                "filter": args.filter, "budget": args.budget, **result.summary()}
     if args.out:
         write_attack(args.out, result, sample, summary, get_spec(victim))

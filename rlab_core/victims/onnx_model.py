@@ -1,0 +1,112 @@
+"""Bring your own model: a classifier uploaded as ONNX, probed as a black box.
+
+An uploaded model is never unpickled: ONNX is a protobuf graph that ONNX Runtime reads without
+running any Python. The model takes the same input as a built-in victim, its *template*: one
+input tensor ``(B, *template.input_shape)`` in ``[0, 1]`` (an ECG beat, an image, a clip, as the
+template's test split and the upload loader give them), and gives one score per template class,
+``(B, K)``: logits, log-probabilities or probabilities. The template also gives the class names,
+the patch grid, the filters' strengths and the RL agent that attacks it.
+
+:func:`load_onnx` checks all of this once, on a probe batch of two, and raises one
+:class:`~rlab_core.victims.registry.VictimError` with a readable message for anything else.
+"""
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import torch
+from torch import nn
+
+from rlab_core.victims.registry import VictimError, VictimSpec
+
+MAX_MODEL_BYTES = 500 * 2**20
+# ONNX Runtime's errors derive from Exception directly, one class per status code.
+ORT_STATUS = ("Fail", "InvalidArgument", "NoSuchFile", "NoModel", "EngineError", "RuntimeException", "InvalidProtobuf",
+              "ModelLoaded", "NotImplemented", "InvalidGraph", "EPFail")
+
+
+def runtime_errors() -> tuple[type[BaseException], ...]:
+    from onnxruntime.capi import onnxruntime_pybind11_state as state
+
+    return (*(getattr(state, name) for name in ORT_STATUS if hasattr(state, name)), RuntimeError, ValueError)
+
+
+class OnnxClassifier(nn.Module):
+    """An ONNX classifier as a module: float batch ``(B, *input_shape)`` -> scores ``(B, K)`` that
+    a softmax turns into its probabilities (probabilities from the model are returned as their
+    logarithm). Made by :func:`load_onnx`, which checks the model first."""
+
+    def __init__(self, session, input_shape: tuple[int, ...], outputs_probabilities: bool, batch_size: int | None,
+                 sha256: str) -> None:
+        super().__init__()
+        self.session, self.input_shape, self.sha256 = session, input_shape, sha256
+        self.outputs_probabilities, self.batch_size = outputs_probabilities, batch_size
+        self.input_name = session.get_inputs()[0].name
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        step = self.batch_size or len(x)  # a model exported with a fixed batch size gets batches of that size
+        rows = [self.session.run(None, {self.input_name: chunk.detach().cpu().numpy().astype(np.float32)})[0]
+                for chunk in x.split(step)]
+        scores = torch.from_numpy(np.concatenate(rows).astype(np.float64))
+        return scores.clamp_min(1e-12).log() if self.outputs_probabilities else scores
+
+
+def load_onnx(data: bytes, template: VictimSpec, filename: str = "model.onnx") -> OnnxClassifier:
+    """The uploaded ONNX model ``data`` as a victim shaped like ``template``; raises ``VictimError``."""
+    import onnxruntime
+
+    if not data:
+        raise VictimError(f"{filename}: the file is empty")
+    if len(data) > MAX_MODEL_BYTES:
+        raise VictimError(f"{filename}: the file is {len(data) / 2**20:.0f} MB; the limit is {MAX_MODEL_BYTES // 2**20} MB")
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1  # the machines have two cores; attacks query one input at a time
+    options.log_severity_level = 3
+    try:
+        session = onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+    except runtime_errors() as err:
+        raise VictimError(f"{filename} is not an ONNX model ONNX Runtime can run: {first_line(err)}") from None
+    inputs = session.get_inputs()
+    if len(inputs) != 1:
+        raise VictimError(f"{filename} takes {len(inputs)} inputs; a classifier here takes one, "
+                          f"(batch, {', '.join(map(str, template.input_shape))}) like {template.name}")
+    batch_size = check_input(inputs[0], template, filename)
+    probe = torch.rand(2, *template.input_shape, generator=torch.Generator().manual_seed(0))
+    model = OnnxClassifier(session, template.input_shape, False, batch_size, hashlib.sha256(data).hexdigest()[:16])
+    try:
+        scores = model(probe)
+    except runtime_errors() as err:  # shapes inside the graph that do not fit the template's input
+        raise VictimError(f"{filename} fails on an input like {template.name}'s "
+                          f"{tuple(template.input_shape)}: {first_line(err)}") from None
+    classes = len(template.class_names)
+    if scores.shape != (2, classes):
+        raise VictimError(f"{filename} gives scores of shape {tuple(scores.shape[1:])} per input; {template.name} "
+                          f"has {classes} classes, so the model must give {classes}")
+    if not torch.isfinite(scores).all():
+        raise VictimError(f"{filename} gives NaN or infinite scores")
+    model.outputs_probabilities = bool(((scores >= 0) & (scores <= 1)).all() and
+                                       torch.allclose(scores.sum(dim=1), torch.ones(2, dtype=scores.dtype), atol=1e-3))
+    return model
+
+
+def check_input(arg, template: VictimSpec, filename: str) -> int | None:
+    """The model's fixed batch size (``None``: any), after checking its input against the template's."""
+    if arg.type != "tensor(float)":
+        raise VictimError(f"{filename} takes {arg.type}; inputs here are float32 in [0, 1]")
+    shape = list(arg.shape)
+    expected = (None, *template.input_shape)
+    fixed = [d if isinstance(d, int) else None for d in shape]
+    if len(shape) != len(expected) or any(d is not None and d != e for d, e in zip(fixed[1:], expected[1:])):
+        wanted = ", ".join(map(str, template.input_shape))
+        raise VictimError(f"{filename} takes inputs of shape ({', '.join(str(d) for d in shape)}); "
+                          f"{template.name}'s are (batch, {wanted})")
+    if fixed[0] not in (None, 1):
+        raise VictimError(f"{filename} was exported for batches of exactly {fixed[0]}; export it with a batch of 1 "
+                          "or a dynamic batch axis")
+    return fixed[0]
+
+
+def first_line(err: Exception) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0][:300] if text else type(err).__name__
