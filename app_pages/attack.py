@@ -7,7 +7,13 @@ import time
 import streamlit as st
 
 from rlab_core import app_support, plots, robustness
-from rlab_core.app_support import ATTACKERS, AttackRun, AttackSettings
+from rlab_core.app_support import (
+    ATTACKERS,
+    ONNX,
+    WEIGHT_NAMES,
+    AttackRun,
+    AttackSettings,
+)
 from rlab_core.app_widgets import input_for, true_label
 from rlab_core.attack.agent import AgentError, agent_path
 from rlab_core.attack.replay import TrajectoryReplay, put_back
@@ -17,7 +23,8 @@ from rlab_core.attack.session import default_max_patches
 from rlab_core.filters import filter_names, get_filter, resolve_filters
 from rlab_core.patches import PatchGrid, grid_for
 from rlab_core.sample import Sample
-from rlab_core.victims import VictimSpec, get_spec
+from rlab_core.victims import VictimError, VictimSpec, get_spec
+from rlab_core.victims.onnx_model import MAX_MODEL_BYTES, OnnxClassifier
 
 RUN = "attack_run"  # the last finished attack, an AttackRun, in st.session_state
 REDRAW_SECONDS = 0.1  # the live view redraws at most this often: a fast attack takes a few ms per step,
@@ -25,16 +32,31 @@ DRAWING_SHARE = 0.25  # and spends at most about this share of its time drawing 
 MIX_LABEL = "mix (the attacker picks the filter per step)"
 
 
-def choose_weights(spec: VictimSpec) -> str:
-    """Which weights of the victim to attack: the shipped ones, or hardened ones once there are any."""
-    choices = robustness.weight_choices(spec.name)
-    if len(choices) == 1:
-        return choices[0]
+def choose_network(spec: VictimSpec) -> tuple[str, OnnxClassifier | None]:
+    """What to attack: the victim's shipped weights, hardened ones once there are any, or a model of
+    the user's own (ONNX, taking the victim's input). Returns the choice and the uploaded model;
+    stops the page, saying why, while an ONNX choice has no usable model."""
+    choices = [*robustness.weight_choices(spec.name), ONNX]
     # A key per victim: each has its own hardened weights.
-    return st.radio("Victim weights", choices, format_func=lambda c: robustness.WEIGHT_CHOICES[c].capitalize(),
-                    horizontal=True, key=f"weights_{spec.name}",
-                    help="The Robustness page fine-tunes the victim on its agent's adversarial samples: attack the "
-                         "hardened weights to see whether they hold.")
+    weights = st.radio("Network to attack", choices, format_func=lambda c: WEIGHT_NAMES[c][:1].upper() + WEIGHT_NAMES[c][1:],
+                       horizontal=True, key=f"weights_{spec.name}",
+                       help="The Robustness page fine-tunes the victim on its agent's adversarial samples: attack the "
+                            "hardened weights to see whether they hold. Or bring your own classifier as ONNX.")
+    if weights != ONNX:
+        return weights, None
+    shape = ", ".join(map(str, spec.input_shape))
+    upload = st.file_uploader(f"Your classifier as ONNX: input (batch, {shape}) in [0, 1], one score per class of "
+                              f"{spec.name} ({len(spec.class_names)})", type=["onnx"],
+                              max_upload_size=MAX_MODEL_BYTES // 2**20, key=f"onnx_{spec.name}")
+    if upload is None:
+        st.info(f"Upload an .onnx model that takes {spec.name}'s input; {spec.name}'s grid, filters and RL agent "
+                "attack it as a black box. (Exported with e.g. `torch.onnx.export`; models are never unpickled.)")
+        st.stop()
+    try:
+        return weights, app_support.onnx_model(spec.name, upload.getvalue(), upload.name)
+    except VictimError as err:
+        st.error(str(err))
+        st.stop()
 
 
 def choose_settings(spec: VictimSpec, grid: PatchGrid, weights: str) -> tuple[AttackSettings, bool]:
@@ -42,7 +64,7 @@ def choose_settings(spec: VictimSpec, grid: PatchGrid, weights: str) -> tuple[At
     who, what, how_much = st.columns(3)
     with who:
         has_agent = agent_path(spec.name).exists()
-        attackers = [a for a in ATTACKERS if a != "adaptive" or weights != "shipped"]
+        attackers = [a for a in ATTACKERS if a != "adaptive" or weights not in ("shipped", ONNX)]
         # A key per victim and weights: whether the RL agent is the default depends on the victim.
         attacker = st.radio("Attacker", attackers, format_func=ATTACKERS.get, index=0 if has_agent else len(attackers) - 1,
                             key=f"attacker_{spec.name}_{weights}")
@@ -211,8 +233,8 @@ st.caption(f"Distort a few patches of the input until {spec.name} changes its an
            "class probabilities: one query per step.")
 
 shown = input_for(spec)
-weights = choose_weights(spec)
-clean_top = app_support.top_classes(spec.name, shown.x, weights=weights)[0]
+weights, model = choose_network(spec)
+clean_top = app_support.top_classes(spec.name, shown.x, weights=weights, model=model)[0]
 truth = true_label(spec, shown)
 if truth is not None and clean_top[0] != truth:
     st.warning(f"{shown.name} is already misclassified: the victim says **{clean_top[0]}** ({clean_top[1]:.1%}), "
@@ -232,10 +254,10 @@ stage = st.empty()  # live during an attack, the replay after it, the input and 
 if clicked:
     live = LiveView(stage, spec, shown, settings, clean_top)
     live.draw()
-    result = app_support.run_attack(spec.name, shown.x, shown.y, settings, on_step=live)
+    result = app_support.run_attack(spec.name, shown.x, shown.y, settings, on_step=live, model=model)
     previous = st.session_state.get(RUN)
     st.session_state[RUN] = AttackRun(previous.number + 1 if previous else 1, spec.name, shown, settings, result,
-                                      clean_top, app_support.attack_files(spec.name, shown, settings, result))
+                                      clean_top, app_support.attack_files(spec.name, shown, settings, result, model))
 
 run = st.session_state.get(RUN)
 if run is not None and run.is_on(spec.name, shown):

@@ -29,11 +29,14 @@ from rlab_core.io import LoadedInput, load_input
 from rlab_core.run_record import run_record
 from rlab_core.sample import Sample
 from rlab_core.victims import get_spec, load_model, predict_proba
+from rlab_core.victims.onnx_model import OnnxClassifier, load_onnx
 
 # No function here is named test_*: pytest would collect it from any test module that imports it.
 
 TOP_K = 5
 GALLERY_SIZE = 8  # the test samples the gallery shows as thumbnails
+ONNX = "onnx"  # the weights choice of an uploaded ONNX model
+WEIGHT_NAMES = {**robustness.WEIGHT_CHOICES, ONNX: "your ONNX model"}
 
 
 @st.cache_resource(show_spinner="Loading the victim…")
@@ -92,23 +95,35 @@ def _hardened_network(victim: str, weights: str, modified: int | None) -> nn.Mod
     return robustness.network(victim, weights)
 
 
+@st.cache_resource(show_spinner="Checking the uploaded model…", max_entries=4,
+                   hash_funcs={bytes: lambda data: hashlib.sha256(data).hexdigest()})
+def onnx_model(victim: str, data: bytes, filename: str) -> OnnxClassifier:
+    """An uploaded ONNX classifier shaped like ``victim``, checked once per file; raises ``VictimError``."""
+    return load_onnx(data, get_spec(victim), filename)
+
+
 def modified(path: Path) -> int | None:
     """The file's modification time, part of a cache key (``None`` while it does not exist)."""
     return path.stat().st_mtime_ns if path.exists() else None
 
 
-def top_classes(victim: str, x: torch.Tensor, k: int = TOP_K, weights: str = "shipped") -> list[tuple[str, float]]:
-    """The ``k`` most probable classes for ``x`` of the victim with ``weights``, best first, as ``(name, probability)``."""
+def top_classes(victim: str, x: torch.Tensor, k: int = TOP_K, weights: str = "shipped",
+                model: OnnxClassifier | None = None) -> list[tuple[str, float]]:
+    """The ``k`` most probable classes for ``x`` of the victim with ``weights`` (or the uploaded
+    ``model``), best first, as ``(name, probability)``."""
+    if model is not None:
+        return _top_classes(victim, x, k, ONNX, model.sha256, model)
     version = None if weights == "shipped" else modified(robustness.weights_file(victim, weights))
-    return _top_classes(victim, x, k, weights, version)
+    return _top_classes(victim, x, k, weights, version, None)
 
 
 # Inputs are keyed by their exact bytes: Streamlit's own hashing samples large arrays, which would
 # let two inputs that differ in a few pixels (an input and its adversarial copy) share one entry.
 @st.cache_data(show_spinner="Asking the victim…", max_entries=256,
                hash_funcs={torch.Tensor: lambda x: x.numpy().tobytes()})
-def _top_classes(victim: str, x: torch.Tensor, k: int, weights: str, version: int | None) -> list[tuple[str, float]]:
-    probs = predict_proba(victim, x, victim_network(victim, weights))
+def _top_classes(victim: str, x: torch.Tensor, k: int, weights: str, version: int | str | None,
+                 _model: OnnxClassifier | None) -> list[tuple[str, float]]:
+    probs = predict_proba(victim, x, _model if _model is not None else victim_network(victim, weights))
     top = probs.topk(min(k, len(probs)))
     names = get_spec(victim).class_names
     return [(names[int(i)], float(p)) for p, i in zip(top.values, top.indices)]
@@ -155,23 +170,26 @@ class AttackSettings:
     budget: int = DEFAULT_BUDGET
     max_patches: int | None = None
     seed: int = 0
-    weights: str = "shipped"
+    weights: str = "shipped"  # or ONNX: an uploaded model, handed to run_attack
 
     def describe(self) -> str:
         strength = "" if self.strength is None else f" at strength {self.strength:g}"
         cap = "" if self.max_patches is None else f", at most {self.max_patches} patches"
-        weights = "" if self.weights == "shipped" else f", against {robustness.WEIGHT_CHOICES[self.weights]}"
+        weights = "" if self.weights == "shipped" else f", against {WEIGHT_NAMES[self.weights]}"
         return (f"{ATTACKERS[self.attacker]}, filter {self.filter}{strength}, budget {self.budget} queries{cap}, "
                 f"seed {self.seed}{weights}")
 
 
 def run_attack(victim: str, x: torch.Tensor, y: int | None, settings: AttackSettings,
-               on_step: Callable[[StepRecord], None] | None = None) -> AttackResult:
-    """One attack as the page's settings say; ``on_step`` sees every step as it happens. The RL
-    attacker raises ``AgentError`` when the victim has no agent, the adaptive one ``RobustnessError``."""
+               on_step: Callable[[StepRecord], None] | None = None, model: OnnxClassifier | None = None) -> AttackResult:
+    """One attack as the page's settings say, on the uploaded ``model`` when ``settings.weights`` is
+    :data:`ONNX`; ``on_step`` sees every step as it happens. The RL attacker raises ``AgentError``
+    when the victim has no agent, the adaptive one ``RobustnessError``."""
+    if (settings.weights == ONNX) != (model is not None):
+        raise ValueError("an uploaded model goes with weights=ONNX, and only with it")
     options = {"filter": settings.filter, "budget": settings.budget, "max_patches": settings.max_patches,
                "seed": settings.seed, "strength": settings.strength, "on_step": on_step,
-               "model": victim_network(victim, settings.weights)}
+               "model": model if model is not None else victim_network(victim, settings.weights)}
     if settings.attacker == "rl":
         return attack(victim, x, y, shipped_agent(victim)[0], **options)
     if settings.attacker == "adaptive":
@@ -181,15 +199,18 @@ def run_attack(victim: str, x: torch.Tensor, y: int | None, settings: AttackSett
     raise ValueError(f"unknown attacker {settings.attacker!r}; known: {', '.join(ATTACKERS)}")
 
 
-def attack_files(victim: str, sample: Sample, settings: AttackSettings, result: AttackResult) -> dict[str, tuple[bytes, str]]:
+def attack_files(victim: str, sample: Sample, settings: AttackSettings, result: AttackResult,
+                 model: OnnxClassifier | None = None) -> dict[str, tuple[bytes, str]]:
     """What ``attack --out DIR`` writes, as ``{file name: (bytes, MIME type)}`` for download
     buttons: ``adversarial.npy``, ``mask.npy`` (the distorted elements), ``trajectory.json``,
     ``result.json`` and viewable copies (``.csv`` for an ECG, ``.png`` for an image, ``.mp4`` for
     a video). Names start with the input's name, so that downloads of several inputs do not clash."""
     spec = get_spec(victim)
-    weights = None if settings.weights == "shipped" else robustness.weights_file(victim, settings.weights)
-    summary = {"run": run_record(seed=settings.seed, victim=victim, weights=weights), "modality": spec.modality,
-               "victim": victim,
+    weights = None if settings.weights in ("shipped", ONNX) else robustness.weights_file(victim, settings.weights)
+    run = run_record(seed=settings.seed, victim=victim, weights=weights)
+    if model is not None:
+        run["victim_weights_sha256"] = model.sha256
+    summary = {"run": run, "modality": spec.modality, "victim": victim, **({} if model is None else model.record()),
                "input": sample.name, **asdict(settings), **result.summary()}
     prefix = re.sub(r"[^A-Za-z0-9]+", "-", sample.name).strip("-").lower() or "input"
     with tempfile.TemporaryDirectory() as folder:

@@ -167,11 +167,6 @@ def uploaded_model(args: argparse.Namespace, victim: str):
     return load_onnx(args.model.read_bytes(), get_spec(victim), args.model.name)
 
 
-def model_record(args: argparse.Namespace, model) -> dict:
-    """What a JSON output says of ``--model``."""
-    return {} if model is None else {"model": {"file": args.model.name, "sha256": model.sha256}}
-
-
 def test_sample(victim: str, index: int) -> Sample:
     dataset = get_spec(victim).dataset("test")
     if not 0 <= index < len(dataset):
@@ -191,7 +186,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         "run": run_record(victim=victim, weights=args.model),
         "modality": args.modality,
         "victim": victim,
-        **model_record(args, model),
+        **({} if model is None else model.record()),
         "input": sample.name,
         "true_label": sample.y,
         "label": label,
@@ -244,8 +239,9 @@ def cmd_attack(args: argparse.Namespace) -> int:
         raise UsageError(str(err)) from None
     weights = args.model if args.weights == "shipped" else rb.weights_file(victim, args.weights)
     summary = {"run": run_record(seed=args.seed, victim=victim, weights=weights), "modality": args.modality,
-               "victim": victim, **model_record(args, uploaded), "input": sample.name, "attacker": args.attacker, "weights": args.weights,
-               "filter": args.filter, "budget": args.budget, **result.summary()}
+               "victim": victim, **({} if uploaded is None else uploaded.record()), "input": sample.name,
+               "attacker": args.attacker, "weights": "onnx" if uploaded else args.weights, "filter": args.filter,
+               "budget": args.budget, **result.summary()}
     if args.out:
         write_attack(args.out, result, sample, summary, get_spec(victim))
     if args.json:

@@ -143,3 +143,10 @@ def test_the_hardened_weights_are_attacked_with_the_adaptive_agent() -> None:
     assert expected.success and at.success[0].value.startswith(f"Fooled: **{expected.label_name}** → "
                                                                f"**{expected.adversarial_label_name}** after "
                                                                f"{expected.queries} queries")
+
+
+def test_choosing_your_own_onnx_model_asks_for_the_file() -> None:
+    at = attack_page("ecg")
+    checked(at.radio(key="weights_ecg-cnn").set_value("onnx").run())
+    assert any(i.value.startswith("Upload an .onnx model that takes ecg-cnn's input") for i in at.info)
+    assert not [b for b in at.button if b.key == "attack"]  # nothing to attack yet

@@ -156,3 +156,34 @@ def test_explain_a_video_sample_in_a_real_browser(app_url: str, page: Page) -> N
         .to_be_visible()
     expect(page.get_by_test_id("stPlotlyChart")).to_have_count(1)  # the maps
     save_screenshot(page, EXPLAIN_SCREENSHOT)
+
+
+@pytest.mark.browser
+def test_attack_your_own_onnx_model_in_a_real_browser(app_url: str, page: Page, tmp_path: Path) -> None:
+    """image-cnn exported to ONNX by the test, uploaded as the network to attack."""
+    import warnings
+
+    import torch
+
+    from rlab_core.robustness import load_weights
+    from rlab_core.victims import get_spec
+
+    model = tmp_path / "my-classifier.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+        torch.onnx.export(load_weights("image-cnn", get_spec("image-cnn").weights_path), torch.rand(1, 1, 28, 28),
+                          model, dynamo=False, input_names=["x"], output_names=["scores"],
+                          dynamic_axes={"x": {0: "batch"}})
+    page.goto(f"{app_url}/attack")
+    expect(page.get_by_role("heading", name="Attack")).to_be_visible(timeout=ANSWER_MS)
+    page.get_by_text("Your ONNX model", exact=True).click()
+    expect(page.get_by_text(re.compile(r"^Upload an \.onnx model"))).to_be_visible(timeout=ANSWER_MS)
+    with page.expect_file_chooser() as chooser:
+        page.get_by_test_id("stFileUploaderDropzone").last.click()
+    chooser.value.set_files(model)
+
+    button = page.get_by_role("button", name="Attack", exact=True)
+    expect(button).to_be_enabled(timeout=ANSWER_MS)
+    button.click()
+    expect(page.get_by_text(re.compile(r"^(Fooled: Ankle boot →|Not fooled:)"))).to_be_visible(timeout=ANSWER_MS)
+    expect(page.get_by_text(re.compile(r"against your ONNX model$"))).to_be_visible()

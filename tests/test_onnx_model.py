@@ -146,3 +146,22 @@ def test_cli_predict_and_attack_with_an_onnx_model(models: dict[str, Path], tmp_
         assert out.returncode == 2 and len(lines) == 1 and message in lines[0], out.stderr
     out = run_cli("attack", "--modality", "ecg", "--sample", "0", "--model", str(models["logits"]), "--weights", "hardened")
     assert out.returncode == 2 and "goes with neither --weights" in out.stderr
+
+
+def test_the_attack_pages_run_on_an_uploaded_model(models: dict[str, Path]) -> None:
+    from rlab_core import app_support
+
+    sample = get_spec(VICTIM).dataset("test")[3]
+    model = app_support.onnx_model(VICTIM, models["logits"].read_bytes(), "logits.onnx")
+    settings = app_support.AttackSettings(budget=200, weights=app_support.ONNX)
+    result = app_support.run_attack(VICTIM, sample.x, sample.y, settings, model=model)
+    assert result.queries == attack(VICTIM, sample.x, sample.y, load_agent(VICTIM), budget=200).queries
+    for (name, p), (shipped_name, shipped_p) in zip(app_support.top_classes(VICTIM, sample.x, model=model),
+                                                    app_support.top_classes(VICTIM, sample.x)):
+        assert name == shipped_name and p == pytest.approx(shipped_p, abs=1e-5)
+    files = app_support.attack_files(VICTIM, sample, settings, result, model)
+    summary = json.loads(next(data for name, (data, _) in files.items() if name.endswith("result.json")))
+    assert summary["model"] == {"file": "logits.onnx", "sha256": model.sha256, "format": "onnx"}
+    assert summary["run"]["victim_weights_sha256"] == model.sha256
+    with pytest.raises(ValueError, match="only with it"):
+        app_support.run_attack(VICTIM, sample.x, sample.y, settings)

@@ -38,9 +38,9 @@ class OnnxClassifier(nn.Module):
     logarithm). Made by :func:`load_onnx`, which checks the model first."""
 
     def __init__(self, session, input_shape: tuple[int, ...], outputs_probabilities: bool, batch_size: int | None,
-                 sha256: str) -> None:
+                 filename: str, sha256: str) -> None:
         super().__init__()
-        self.session, self.input_shape, self.sha256 = session, input_shape, sha256
+        self.session, self.input_shape, self.filename, self.sha256 = session, input_shape, filename, sha256
         self.outputs_probabilities, self.batch_size = outputs_probabilities, batch_size
         self.input_name = session.get_inputs()[0].name
 
@@ -50,6 +50,10 @@ class OnnxClassifier(nn.Module):
                 for chunk in x.split(step)]
         scores = torch.from_numpy(np.concatenate(rows).astype(np.float64))
         return scores.clamp_min(1e-12).log() if self.outputs_probabilities else scores
+
+    def record(self) -> dict:
+        """What a JSON output says of the model."""
+        return {"model": {"file": self.filename, "sha256": self.sha256, "format": "onnx"}}
 
 
 def load_onnx(data: bytes, template: VictimSpec, filename: str = "model.onnx") -> OnnxClassifier:
@@ -73,7 +77,7 @@ def load_onnx(data: bytes, template: VictimSpec, filename: str = "model.onnx") -
                           f"(batch, {', '.join(map(str, template.input_shape))}) like {template.name}")
     batch_size = check_input(inputs[0], template, filename)
     probe = torch.rand(2, *template.input_shape, generator=torch.Generator().manual_seed(0))
-    model = OnnxClassifier(session, template.input_shape, False, batch_size, hashlib.sha256(data).hexdigest()[:16])
+    model = OnnxClassifier(session, template.input_shape, False, batch_size, filename, hashlib.sha256(data).hexdigest()[:16])
     try:
         scores = model(probe)
     except runtime_errors() as err:  # shapes inside the graph that do not fit the template's input
