@@ -10,11 +10,10 @@ from rlab_core import app_support, plots, robustness
 from rlab_core.app_support import (
     ATTACKERS,
     ONNX,
-    WEIGHT_NAMES,
     AttackRun,
     AttackSettings,
 )
-from rlab_core.app_widgets import input_for, true_label
+from rlab_core.app_widgets import choose_network, input_for, true_label
 from rlab_core.attack.agent import AgentError, agent_path
 from rlab_core.attack.replay import TrajectoryReplay, put_back
 from rlab_core.attack.result import StepRecord
@@ -23,40 +22,12 @@ from rlab_core.attack.session import default_max_patches
 from rlab_core.filters import filter_names, get_filter, resolve_filters
 from rlab_core.patches import PatchGrid, grid_for
 from rlab_core.sample import Sample
-from rlab_core.victims import VictimError, VictimSpec, get_spec
-from rlab_core.victims.onnx_model import MAX_MODEL_BYTES, OnnxClassifier
+from rlab_core.victims import VictimSpec, get_spec
 
 RUN = "attack_run"  # the last finished attack, an AttackRun, in st.session_state
 REDRAW_SECONDS = 0.1  # the live view redraws at most this often: a fast attack takes a few ms per step,
 DRAWING_SHARE = 0.25  # and spends at most about this share of its time drawing (a clip's view is slower to draw)
 MIX_LABEL = "mix (the attacker picks the filter per step)"
-
-
-def choose_network(spec: VictimSpec) -> tuple[str, OnnxClassifier | None]:
-    """What to attack: the victim's shipped weights, hardened ones once there are any, or a model of
-    the user's own (ONNX, taking the victim's input). Returns the choice and the uploaded model;
-    stops the page, saying why, while an ONNX choice has no usable model."""
-    choices = [*robustness.weight_choices(spec.name), ONNX]
-    # A key per victim: each has its own hardened weights.
-    weights = st.radio("Network to attack", choices, format_func=lambda c: WEIGHT_NAMES[c][:1].upper() + WEIGHT_NAMES[c][1:],
-                       horizontal=True, key=f"weights_{spec.name}",
-                       help="The Robustness page fine-tunes the victim on its agent's adversarial samples: attack the "
-                            "hardened weights to see whether they hold. Or bring your own classifier as ONNX.")
-    if weights != ONNX:
-        return weights, None
-    shape = ", ".join(map(str, spec.input_shape))
-    upload = st.file_uploader(f"Your classifier as ONNX: input (batch, {shape}) in [0, 1], one score per class of "
-                              f"{spec.name} ({len(spec.class_names)})", type=["onnx"],
-                              max_upload_size=MAX_MODEL_BYTES // 2**20, key=f"onnx_{spec.name}")
-    if upload is None:
-        st.info(f"Upload an .onnx model that takes {spec.name}'s input; {spec.name}'s grid, filters and RL agent "
-                "attack it as a black box. (Exported with e.g. `torch.onnx.export`; models are never unpickled.)")
-        st.stop()
-    try:
-        return weights, app_support.onnx_model(spec.name, upload.getvalue(), upload.name)
-    except VictimError as err:
-        st.error(str(err))
-        st.stop()
 
 
 def choose_settings(spec: VictimSpec, grid: PatchGrid, weights: str) -> tuple[AttackSettings, bool]:
@@ -234,6 +205,8 @@ st.caption(f"Distort a few patches of the input until {spec.name} changes its an
 
 shown = input_for(spec)
 weights, model = choose_network(spec)
+if weights == ONNX and model is None:
+    st.stop()  # choose_network said what it needs
 clean_top = app_support.top_classes(spec.name, shown.x, weights=weights, model=model)[0]
 truth = true_label(spec, shown)
 if truth is not None and clean_top[0] != truth:

@@ -4,7 +4,8 @@ from __future__ import annotations
 import streamlit as st
 
 from rlab_core import app_support, plots
-from rlab_core.app_widgets import choose_input, true_label
+from rlab_core.app_support import ONNX
+from rlab_core.app_widgets import choose_input, choose_network, true_label
 from rlab_core.sample import Sample
 from rlab_core.victims import VictimError, VictimSpec, get_spec
 
@@ -16,7 +17,10 @@ def show_prediction(spec: VictimSpec, sample: Sample) -> None:
     except VictimError as err:  # weights not trained yet: the input is still shown
         st.error(str(err))
         return
-    top = app_support.top_classes(spec.name, sample.x)
+    weights, model = choose_network(spec)
+    if weights == ONNX and model is None:
+        return  # choose_network said what it needs
+    top = app_support.top_classes(spec.name, sample.x, weights=weights, model=model)
     label, prob = top[0]
     truth = true_label(spec, sample)
     st.markdown(f"Top-1: **{label}** ({prob:.1%})")

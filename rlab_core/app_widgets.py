@@ -1,5 +1,5 @@
 """Widgets more than one page lays out: choosing the input (a test sample, from the gallery or by
-number, or an upload), and following a background run (:mod:`rlab_core.background`): its Start and
+number, or an upload) and the network (shipped, hardened or an uploaded ONNX model), and following a background run (:mod:`rlab_core.background`): its Start and
 Stop buttons, the redraw once it ends, how it ended.
 
 Pages import these rather than each other (a page's module runs its page when imported). Streamlit
@@ -13,10 +13,12 @@ from pathlib import Path
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from rlab_core import app_support, background, plots
+from rlab_core import app_support, background, plots, robustness
+from rlab_core.app_support import ONNX, WEIGHT_NAMES
 from rlab_core.io import ECG_FS_RANGE, MAX_BYTES, SUFFIXES, InputError, LoadedInput
 from rlab_core.sample import Sample
 from rlab_core.victims import VictimError, VictimSpec
+from rlab_core.victims.onnx_model import MAX_MODEL_BYTES, OnnxClassifier
 
 
 def input_for(spec: VictimSpec) -> Sample:
@@ -31,6 +33,33 @@ def input_for(spec: VictimSpec) -> Sample:
         st.error(str(err))
         st.stop()
     return shown
+
+
+def choose_network(spec: VictimSpec) -> tuple[str, OnnxClassifier | None]:
+    """What to attack: the victim's shipped weights, hardened ones once there are any, or a model of
+    the user's own (ONNX, taking the victim's input). Returns the choice and the uploaded model;
+    ``(ONNX, None)``, having said why, while an ONNX choice has no usable model yet."""
+    choices = [*robustness.weight_choices(spec.name), ONNX]
+    # A key per victim: each has its own hardened weights.
+    weights = st.radio("Network to attack", choices, format_func=lambda c: WEIGHT_NAMES[c][:1].upper() + WEIGHT_NAMES[c][1:],
+                       horizontal=True, key=f"weights_{spec.name}",
+                       help="The Robustness page fine-tunes the victim on its agent's adversarial samples: attack the "
+                            "hardened weights to see whether they hold. Or bring your own classifier as ONNX.")
+    if weights != ONNX:
+        return weights, None
+    shape = ", ".join(map(str, spec.input_shape))
+    upload = st.file_uploader(f"Your classifier as ONNX: input (batch, {shape}) in [0, 1], one score per class of "
+                              f"{spec.name} ({len(spec.class_names)})", type=["onnx"],
+                              max_upload_size=MAX_MODEL_BYTES // 2**20, key=f"onnx_{spec.name}")
+    if upload is None:
+        st.info(f"Upload an .onnx model that takes {spec.name}'s input; {spec.name}'s grid, filters and RL agent "
+                "attack it as a black box. (Exported with e.g. `torch.onnx.export`; models are never unpickled.)")
+        return weights, None
+    try:
+        return weights, app_support.onnx_model(spec.name, upload.getvalue(), upload.name)
+    except VictimError as err:
+        st.error(str(err))
+        return weights, None
 
 
 def choose_input(spec: VictimSpec) -> Sample:

@@ -220,3 +220,28 @@ def test_missing_weights_are_reported_and_the_input_still_shown(monkeypatch: pyt
     assert "no weights for image-cnn" in at.error[0].value
     assert "Fashion-MNIST test 0" in headings(at)
     assert not at.markdown  # no prediction is claimed
+
+
+def test_the_answer_of_the_hardened_weights_and_of_your_onnx_model(tmp_path: Path) -> None:
+    from test_onnx_model import export, fresh
+
+    from rlab_core import robustness
+    from rlab_core.victims import get_spec, predict_proba
+
+    at = start("ecg")
+    sample = get_spec("ecg-cnn").dataset("test")[0]
+    shipped = at.markdown[[md.value.startswith("Top-1:") for md in at.markdown].index(True)].value
+    checked(at.radio(key="weights_ecg-cnn").set_value("hardened").run())
+    hardened = predict_proba("ecg-cnn", sample.x, robustness.network("ecg-cnn", "hardened")).max()
+    assert any(md.value.endswith(f"({hardened:.1%})") for md in at.markdown if md.value.startswith("Top-1:"))
+
+    checked(at.radio(key="weights_ecg-cnn").set_value("onnx").run())
+    assert any(i.value.startswith("Upload an .onnx model") for i in at.info)
+    checked(at.file_uploader(key="onnx_ecg-cnn").set_value(("mine.onnx", b"not a model", "application/octet-stream"))
+            .run())
+    assert [e.value.split(":")[0] for e in at.error] == ["mine.onnx is not an ONNX model ONNX Runtime can run"]
+    model = export(fresh("ecg-cnn"), tmp_path / "mine.onnx", get_spec("ecg-cnn").input_shape)
+    checked(at.file_uploader(key="onnx_ecg-cnn").set_value(("mine.onnx", model.read_bytes(), "application/octet-stream"))
+            .run())
+    assert not at.error
+    assert [md.value for md in at.markdown if md.value.startswith("Top-1:")] == [shipped]  # it is the shipped network
