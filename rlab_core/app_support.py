@@ -150,8 +150,11 @@ def adaptive_agent(victim: str, weights: str) -> tuple[Agent, tuple[str, ...]]:
     return _agent(victim, weights, modified(robustness.adaptive_agent_path(weights_file)), modified(weights_file))
 
 
+# The files' times are only cache keys: a new agent, or hardened weights that changed under an
+# adaptive agent (its warning), load again.
 @st.cache_resource(show_spinner="Loading the RL agent…", max_entries=8)
-def _agent(victim: str, weights: str, modified: int | None, weights_modified: int | None) -> tuple[Agent, tuple[str, ...]]:
+def _agent(victim: str, weights: str, modified: int | None,
+           weights_modified: int | None) -> tuple[Agent, tuple[str, ...]]:
     warnings: list[str] = []
     agent = (load_agent(victim, warn=warnings.append) if weights == "shipped"
              else robustness.adaptive_agent(victim, weights, warnings.append))
