@@ -4,12 +4,13 @@ from __future__ import annotations
 import streamlit as st
 
 from rlab_core import app_support, plots
-from rlab_core.app_support import RL_METHODS, ExplainRequest
-from rlab_core.app_widgets import input_for, true_label
+from rlab_core.app_support import ONNX, RL_METHODS, ExplainRequest
+from rlab_core.app_widgets import choose_network, input_for, true_label
 from rlab_core.attack.agent import AgentError
-from rlab_core.explain import METHODS, Explanation
+from rlab_core.explain import BLACK_BOX, METHODS, Explanation
 from rlab_core.sample import Sample
 from rlab_core.victims import VictimSpec, get_spec
+from rlab_core.victims.onnx_model import OnnxClassifier
 
 RUN = "explain_run"  # the last explanation, (ExplainRequest, Explanation), in st.session_state
 DEFAULT_BUDGET = 300
@@ -19,35 +20,42 @@ WHITE_BOX_NOTE = ("Saliency, Integrated Gradients and Grad-CAM are white-box (th
                   "RL and Occlusion only query the black box.")
 
 
-def available_methods(spec: VictimSpec) -> tuple[str, ...]:
-    """Every method, less the RL ones while the victim has no agent (then said plainly)."""
+def available_methods(spec: VictimSpec, weights: str) -> tuple[str, ...]:
+    """Every method, less the RL ones while the victim has no agent and the white-box ones for an
+    uploaded ONNX model (each said plainly)."""
+    methods = METHODS
+    if weights == ONNX:
+        st.caption("Your ONNX model is a black box here: Saliency, Integrated Gradients and Grad-CAM need its "
+                   "gradients, so only the RL maps and Occlusion are offered.")
+        methods = BLACK_BOX
     try:
         _, warnings = app_support.shipped_agent(spec.name)
     except AgentError as err:
-        st.warning(f"No RL agent for {spec.name} yet, so the RL maps are not offered; Saliency, Integrated "
-                   f"Gradients, Grad-CAM and Occlusion still run. ({err})")
-        return tuple(m for m in METHODS if m not in RL_METHODS)
+        st.warning(f"No RL agent for {spec.name} yet, so the RL maps are not offered; the other methods still "
+                   f"run. ({err})")
+        return tuple(m for m in methods if m not in RL_METHODS)
     for warning in warnings:
         st.warning(warning)
-    return METHODS
+    return methods
 
 
-def choose_request(spec: VictimSpec, sample: Sample) -> ExplainRequest:
-    methods = available_methods(spec)
+def choose_request(spec: VictimSpec, sample: Sample, weights: str, model: OnnxClassifier | None) -> ExplainRequest:
+    methods = available_methods(spec, weights)
     which, budget, seed = st.columns([3, 1, 1])
-    # A key per victim: the methods offered depend on whether it has an agent.
+    # A key per victim and kind of network: the methods offered depend on the agent and on the gradients.
     chosen = which.multiselect("Methods", methods, default=methods, format_func=METHOD_NAMES.get,
-                               key=f"explain_methods_{spec.name}")
+                               key=f"explain_methods_{spec.name}" + ("_onnx" if weights == ONNX else ""))
     queries = budget.number_input("Query budget of each RL attack", min_value=10, max_value=100_000,
                                   value=DEFAULT_BUDGET, step=50, key="explain_budget",
                                   disabled=RL_METHODS[0] not in methods,
                                   help="The RL maps come from six attacks (three filters, two seeds); with "
                                        "ground truth they run even without an RL method chosen, for dice_at_rl_area.")
     number = seed.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="explain_seed")
-    return ExplainRequest.of(spec.name, sample, tuple(m for m in METHODS if m in chosen), queries, number)
+    return ExplainRequest.of(spec.name, sample, tuple(m for m in METHODS if m in chosen), queries, number, weights,
+                             model)
 
 
-def run(request: ExplainRequest, sample: Sample) -> Explanation:
+def run(request: ExplainRequest, sample: Sample, model: OnnxClassifier | None) -> Explanation:
     """The explanation, with a progress bar while the methods run (a cached one returns at once)."""
     bar = st.progress(0.0, text="Starting…")
 
@@ -55,7 +63,7 @@ def run(request: ExplainRequest, sample: Sample) -> Explanation:
         bar.progress(done, text="Done" if what == "done" else f"Running {METHOD_NAMES.get(what, what)}…")
 
     explanation = app_support.explain_input(request.victim, sample, request.methods, request.budget, request.seed,
-                                            on_progress=report)
+                                            on_progress=report, weights=request.weights, model=model)
     bar.empty()
     return explanation
 
@@ -95,14 +103,17 @@ st.caption(f"Which parts of the input make {spec.name} answer as it does? The RL
            "is known every map is scored against it.")
 
 shown = input_for(spec)
-top1, prob = app_support.top_classes(spec.name, shown.x)[0]
+weights, model = choose_network(spec)
+if weights == ONNX and model is None:
+    st.stop()  # choose_network said what it needs
+top1, prob = app_support.top_classes(spec.name, shown.x, weights=weights, model=model)[0]
 truth = true_label(spec, shown)
 st.markdown(f"The victim says **{top1}** ({prob:.1%})" + (f"; the true label is **{truth}**." if truth else ".")
             + " The maps explain its answer.")
 
-request = choose_request(spec, shown)
+request = choose_request(spec, shown, weights, model)
 if st.button("Explain", type="primary", key="explain", disabled=not request.methods):
-    st.session_state[RUN] = (request, run(request, shown))
+    st.session_state[RUN] = (request, run(request, shown, model))
 kept = st.session_state.get(RUN)
 if kept is not None and kept[0] == request:
     show_results(spec, shown, kept[1])

@@ -107,14 +107,24 @@ def modified(path: Path) -> int | None:
     return path.stat().st_mtime_ns if path.exists() else None
 
 
+def network_for(victim: str, weights: str, model: OnnxClassifier | None) -> nn.Module:
+    """The network a page works on: the uploaded ``model`` if there is one, else the victim with ``weights``."""
+    return model if model is not None else victim_network(victim, weights)
+
+
+def network_version(victim: str, weights: str, model: OnnxClassifier | None) -> int | str | None:
+    """What tells one version of the chosen network from another, for cache keys: the uploaded
+    model's hash, the hardened file's time (``None`` for the shipped weights)."""
+    if model is not None:
+        return model.sha256
+    return None if weights == "shipped" else modified(robustness.weights_file(victim, weights))
+
+
 def top_classes(victim: str, x: torch.Tensor, k: int = TOP_K, weights: str = "shipped",
                 model: OnnxClassifier | None = None) -> list[tuple[str, float]]:
     """The ``k`` most probable classes for ``x`` of the victim with ``weights`` (or the uploaded
-    ``model``), best first, as ``(name, probability)``."""
-    if model is not None:
-        return _top_classes(victim, x, k, ONNX, model.sha256, model)
-    version = None if weights == "shipped" else modified(robustness.weights_file(victim, weights))
-    return _top_classes(victim, x, k, weights, version, None)
+    ``model``, with ``weights`` :data:`ONNX`), best first, as ``(name, probability)``."""
+    return _top_classes(victim, x, k, weights, network_version(victim, weights, model), model)
 
 
 # Inputs are keyed by their exact bytes: Streamlit's own hashing samples large arrays, which would
@@ -123,7 +133,7 @@ def top_classes(victim: str, x: torch.Tensor, k: int = TOP_K, weights: str = "sh
                hash_funcs={torch.Tensor: lambda x: x.numpy().tobytes()})
 def _top_classes(victim: str, x: torch.Tensor, k: int, weights: str, version: int | str | None,
                  _model: OnnxClassifier | None) -> list[tuple[str, float]]:
-    probs = predict_proba(victim, x, _model if _model is not None else victim_network(victim, weights))
+    probs = predict_proba(victim, x, network_for(victim, weights, _model))
     top = probs.topk(min(k, len(probs)))
     names = get_spec(victim).class_names
     return [(names[int(i)], float(p)) for p, i in zip(top.values, top.indices)]
@@ -192,7 +202,7 @@ def run_attack(victim: str, x: torch.Tensor, y: int | None, settings: AttackSett
         raise ValueError("an uploaded model goes with weights=ONNX, and only with it")
     options = {"filter": settings.filter, "budget": settings.budget, "max_patches": settings.max_patches,
                "seed": settings.seed, "strength": settings.strength, "on_step": on_step,
-               "model": model if model is not None else victim_network(victim, settings.weights)}
+               "model": network_for(victim, settings.weights, model)}
     if settings.attacker == "rl":
         return attack(victim, x, y, shipped_agent(victim)[0], **options)
     if settings.attacker == "adaptive":
@@ -256,35 +266,44 @@ class ExplainRequest:
     methods: tuple[str, ...]
     budget: int
     seed: int
+    weights: str = "shipped"  # or ONNX
+    network: int | str | None = None  # network_version of the weights or the uploaded model
 
     @classmethod
-    def of(cls, victim: str, sample: Sample, methods: tuple[str, ...], budget: int, seed: int) -> ExplainRequest:
+    def of(cls, victim: str, sample: Sample, methods: tuple[str, ...], budget: int, seed: int,
+           weights: str = "shipped", model: OnnxClassifier | None = None) -> ExplainRequest:
         digest = hashlib.sha256(sample.x.numpy().tobytes()).hexdigest()
-        return cls(victim, sample.name, digest, tuple(methods), int(budget), int(seed))
+        return cls(victim, sample.name, digest, tuple(methods), int(budget), int(seed), weights,
+                   network_version(victim, weights, model))
 
 
 def explain_input(victim: str, sample: Sample, methods: tuple[str, ...], budget: int, seed: int,
-                  on_progress: Callable[[str, float], None] | None = None) -> Explanation:
-    """The maps of ``sample`` (the victim's clean top-1 explained), scored when it has a ground-truth
-    mask. ``on_progress`` sees each method start, unless the result comes from the cache. Raises
+                  on_progress: Callable[[str, float], None] | None = None, weights: str = "shipped",
+                  model: OnnxClassifier | None = None) -> Explanation:
+    """The maps of ``sample`` (the network's clean top-1 explained), scored when it has a ground-truth
+    mask; the network is the victim with ``weights``, or the uploaded ``model`` (black-box methods
+    only). ``on_progress`` sees each method start, unless the result comes from the cache. Raises
     ``AgentError`` if an RL method is asked for while the victim has no agent."""
     return _explanation(victim, sample.x, sample.mask, tuple(methods), int(budget), int(seed),
-                        modified(agent_path(victim)), on_progress)
+                        modified(agent_path(victim)), weights, network_version(victim, weights, model),
+                        on_progress, model)
 
 
-# Keyed by the exact bytes of the input and mask (see top_classes), and by the agent file's time:
-# a new or retrained agent gives new RL maps. The progress callback (leading _) is not part of the key.
+# Keyed by the exact bytes of the input and mask (see top_classes), by the agent file's time (a new
+# or retrained agent gives new RL maps) and by the network's version. The progress callback and the
+# uploaded model (leading _) are not part of the key: the version stands for the model.
 @st.cache_data(show_spinner=False, max_entries=32, hash_funcs={torch.Tensor: lambda x: x.numpy().tobytes()})
 def _explanation(victim: str, x: torch.Tensor, mask: torch.Tensor | None, methods: tuple[str, ...], budget: int,
-                 seed: int, agent_modified: int | None,
-                 _on_progress: Callable[[str, float], None] | None) -> Explanation:
+                 seed: int, agent_modified: int | None, weights: str, network: int | str | None,
+                 _on_progress: Callable[[str, float], None] | None, _model: OnnxClassifier | None) -> Explanation:
     try:
         agent, warnings = shipped_agent(victim)
     except AgentError:
         if set(RL_METHODS) & set(methods):
             raise
         agent, warnings = None, ()  # explain() then scores without dice_at_rl_area and says so
-    explanation = explain(victim, x, None, methods, budget, seed, truth=mask, agent=agent, on_progress=_on_progress)
+    explanation = explain(victim, x, None, methods, budget, seed, truth=mask, agent=agent, on_progress=_on_progress,
+                          model=network_for(victim, weights, _model))
     explanation.notes[:0] = warnings
     return explanation
 

@@ -51,6 +51,12 @@ def add_model_argument(parser: argparse.ArgumentParser) -> None:
                              "input (batch, *shape) in [0, 1] and gives one score per victim class")
 
 
+def add_weights_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--weights", choices=("shipped", "hardened", "last-run"), default="shipped",
+                        help="the victim's shipped weights, the hardened ones shipped with RLAB, or the ones the "
+                             "Robustness page's last run hardened")
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="rlab_core", description="Probe black-box classifiers of ECG, images and video.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -58,6 +64,7 @@ def build_parser() -> Parser:
     predict = commands.add_parser("predict", help="classify one input with a victim")
     add_input_arguments(predict)
     add_model_argument(predict)
+    add_weights_argument(predict)
     predict.add_argument("--json", action="store_true", help="print one JSON object")
 
     attack = commands.add_parser("attack", help="attack one input with the victim's RL agent")
@@ -69,9 +76,7 @@ def build_parser() -> Parser:
     attack.add_argument("--attacker", choices=("rl", "adaptive", "random"), default="rl",
                         help="rl: the victim's shipped agent; adaptive: the agent trained again against the hardened "
                              "--weights (see the robustness command); random: random order, the reference")
-    attack.add_argument("--weights", choices=("shipped", "hardened", "last-run"), default="shipped",
-                        help="attack the shipped weights, the hardened ones shipped with RLAB, or the ones the "
-                             "Robustness page's last run hardened")
+    add_weights_argument(attack)
     attack.add_argument("--budget", type=int, default=DEFAULT_BUDGET, help="queries, the clean prediction included")
     attack.add_argument("--max-patches", type=int, help="patch cap (default: 20%% of the grid)")
     attack.add_argument("--seed", type=int, default=0)
@@ -80,8 +85,10 @@ def build_parser() -> Parser:
 
     explain = commands.add_parser("explain", help="explain the victim's decision: RL maps beside Captum's")
     add_input_arguments(explain)
-    explain.add_argument("--methods", default="rl,rl_hard,saliency,ig,gradcam,occlusion",
-                         help="comma list of rl, rl_hard, saliency, ig, gradcam, occlusion")
+    add_model_argument(explain)
+    add_weights_argument(explain)
+    explain.add_argument("--methods", help="comma list of rl, rl_hard, saliency, ig, gradcam, occlusion (default: all; "
+                                           "with --model, the black-box ones: rl, rl_hard, occlusion)")
     explain.add_argument("--budget", type=int, default=DEFAULT_BUDGET, help="queries of each RL attack")
     explain.add_argument("--seed", type=int, default=0)
     explain.add_argument("--out", type=Path, help="write each map as .npy and a viewable overlay here")
@@ -167,6 +174,26 @@ def uploaded_model(args: argparse.Namespace, victim: str):
     return load_onnx(args.model.read_bytes(), get_spec(victim), args.model.name)
 
 
+def chosen_network(args: argparse.Namespace, victim: str):
+    """``(network, uploaded)``: the ``--model`` ONNX classifier (then also ``uploaded``) or the
+    victim with ``--weights``; raises ``RobustnessError`` for hardened weights that do not exist."""
+    from rlab_core import robustness
+
+    if args.model is not None and args.weights != "shipped":
+        raise UsageError("--model replaces the victim's network: it does not go with --weights")
+    uploaded = uploaded_model(args, victim)
+    return (uploaded if uploaded is not None else robustness.network(victim, args.weights)), uploaded
+
+
+def network_record(args: argparse.Namespace, victim: str, uploaded, seed: int | None = None) -> dict:
+    """The ``run`` record and the network entries of a command's JSON, for the network it used."""
+    from rlab_core import robustness
+
+    weights = args.model if args.weights == "shipped" else robustness.weights_file(victim, args.weights)
+    return {"run": run_record(seed=seed, victim=victim, weights=weights),
+            **({} if uploaded is None else uploaded.record()), "weights": "onnx" if uploaded else args.weights}
+
+
 def test_sample(victim: str, index: int) -> Sample:
     dataset = get_spec(victim).dataset("test")
     if not 0 <= index < len(dataset):
@@ -175,18 +202,22 @@ def test_sample(victim: str, index: int) -> Sample:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    from rlab_core.robustness import RobustnessError
+
     victim = resolve_victim(args.modality, args.victim)
     spec = get_spec(victim)
-    model = uploaded_model(args, victim)
+    try:
+        model, uploaded = chosen_network(args, victim)
+    except RobustnessError as err:
+        raise UsageError(str(err)) from None
     sample = chosen_input(args, victim)
     probs = predict_proba(victim, sample.x, model)
     top = probs.topk(min(TOP_K, len(probs)))
     label = int(top.indices[0])
     result = {
-        "run": run_record(victim=victim, weights=args.model),
+        **network_record(args, victim, uploaded),
         "modality": args.modality,
         "victim": victim,
-        **({} if model is None else model.record()),
         "input": sample.name,
         "true_label": sample.y,
         "label": label,
@@ -197,7 +228,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        by = victim if model is None else f"{args.model.name} (shaped like {victim})"
+        by = victim if uploaded is None else f"{args.model.name} (shaped like {victim})"
+        by += "" if args.weights == "shipped" else f" ({args.weights} weights)"
         print(f"{sample.name}: {result['label_name']} ({float(top.values[0]):.1%}) by {by}")
         for name, p in result["top"][1:]:
             print(f"  {name}: {p:.1%}")
@@ -221,11 +253,9 @@ def cmd_attack(args: argparse.Namespace) -> int:
         load_filter_modules(args.filter_module)
         resolve_filters(args.filter)
         sample = chosen_input(args, victim)
-        if args.model is not None and (args.weights != "shipped" or args.attacker == "adaptive"):
-            raise UsageError("--model replaces the victim's network: it goes with neither --weights nor "
-                             "--attacker adaptive")
-        uploaded = uploaded_model(args, victim)
-        model = uploaded if uploaded is not None else rb.network(victim, args.weights)
+        if args.model is not None and args.attacker == "adaptive":
+            raise UsageError("--attacker adaptive attacks hardened --weights, not a --model")
+        model, uploaded = chosen_network(args, victim)
         options = {"strength": args.strength, "model": model}
         if args.attacker == "random":
             result = random_attack(victim, sample.x, sample.y, args.filter, args.budget, args.max_patches, args.seed,
@@ -237,11 +267,9 @@ def cmd_attack(args: argparse.Namespace) -> int:
                             **options)
     except (FilterError, AgentError, rb.RobustnessError) as err:
         raise UsageError(str(err)) from None
-    weights = args.model if args.weights == "shipped" else rb.weights_file(victim, args.weights)
-    summary = {"run": run_record(seed=args.seed, victim=victim, weights=weights), "modality": args.modality,
-               "victim": victim, **({} if uploaded is None else uploaded.record()), "input": sample.name,
-               "attacker": args.attacker, "weights": "onnx" if uploaded else args.weights, "filter": args.filter,
-               "budget": args.budget, **result.summary()}
+    summary = {**network_record(args, victim, uploaded, args.seed), "modality": args.modality, "victim": victim,
+               "input": sample.name, "attacker": args.attacker, "filter": args.filter, "budget": args.budget,
+               **result.summary()}
     if args.out:
         write_attack(args.out, result, sample, summary, get_spec(victim))
     if args.json:
@@ -258,22 +286,25 @@ def cmd_attack(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from rlab_core.attack.agent import AgentError
-    from rlab_core.explain import explain, parse_methods
+    from rlab_core.explain import BLACK_BOX, METHODS, explain, parse_methods
     from rlab_core.explain.output import write_explanation
+    from rlab_core.robustness import RobustnessError
 
     victim = resolve_victim(args.modality, args.victim)
     if args.budget < 2:
         raise UsageError("--budget must be at least 2 (the clean prediction and one step)")
     try:
-        methods = parse_methods(args.methods)
+        methods = parse_methods(args.methods or ",".join(METHODS if args.model is None else BLACK_BOX))
     except ValueError as err:
         raise UsageError(str(err)) from None
     sample = chosen_input(args, victim)
     try:
-        explanation = explain(victim, sample.x, sample.y, methods, args.budget, args.seed, truth=sample.mask)
-    except AgentError as err:
+        model, uploaded = chosen_network(args, victim)
+        explanation = explain(victim, sample.x, sample.y, methods, args.budget, args.seed, truth=sample.mask,
+                              model=model)
+    except (AgentError, RobustnessError, ValueError) as err:
         raise UsageError(str(err)) from None
-    summary = {"run": run_record(seed=args.seed, victim=victim), "modality": args.modality, "input": sample.name,
+    summary = {**network_record(args, victim, uploaded, args.seed), "modality": args.modality, "input": sample.name,
                "true_label": sample.y, "budget": args.budget, "ground_truth": explanation.scores is not None,
                **explanation.summary()}
     if args.out:
@@ -281,7 +312,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary))
         return 0
-    print(f"{sample.name}: {explanation.label_name} by {victim}; gradient methods are white-box")
+    by = victim if uploaded is None else f"{args.model.name} (shaped like {victim})"
+    print(f"{sample.name}: {explanation.label_name} by {by}; gradient methods are white-box")
     for name, entry in summary["methods"].items():
         scores = "" if explanation.scores is None else (
             f"  dice {entry['dice']:.3f}  iou {entry['iou']:.3f}  pointing {entry['pointing']}")

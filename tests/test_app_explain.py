@@ -99,3 +99,28 @@ def test_an_upload_is_explained_without_scores() -> None:
     assert any(i.value.startswith("No ground truth for boot.png") for i in at.info)
     assert shows_note(at)
     assert len(json.loads(at.get("plotly_chart")[-1].proto.spec)["layout"]["annotations"]) == 1  # no truth panel
+
+
+def test_your_onnx_model_is_explained_by_the_black_box_methods(tmp_path: Path) -> None:
+    from test_onnx_model import export, fresh
+
+    from rlab_core.explain import BLACK_BOX
+    from rlab_core.explain import explain as explain_maps
+
+    at = explain_page("ecg")
+    checked(at.radio(key="weights_ecg-cnn").set_value("onnx").run())
+    model = export(fresh("ecg-cnn"), tmp_path / "mine.onnx", get_spec("ecg-cnn").input_shape)
+    checked(at.file_uploader(key="onnx_ecg-cnn").set_value(("mine.onnx", model.read_bytes(), "application/octet-stream"))
+            .run())
+    methods = at.multiselect(key="explain_methods_ecg-cnn_onnx")
+    assert methods.value == list(BLACK_BOX) and set(methods.options) == {"RL (soft)", "RL (hard)", "Occlusion"}
+    checked(at.number_input(key="explain_budget").set_value(30).run())
+    checked(at.button(key="explain").click().run())
+
+    request, explanation = at.session_state["explain_run"]
+    assert request.weights == "onnx" and list(explanation.maps) == list(BLACK_BOX)
+    # The exported network gives the maps of the shipped one.
+    sample = get_spec("ecg-cnn").dataset("test")[0]
+    shipped = explain_maps("ecg-cnn", sample.x, None, BLACK_BOX, budget=30)
+    for name in BLACK_BOX:
+        torch.testing.assert_close(explanation.maps[name].values, shipped.maps[name].values, atol=1e-4, rtol=0)

@@ -145,7 +145,7 @@ def test_cli_predict_and_attack_with_an_onnx_model(models: dict[str, Path], tmp_
         lines = out.stderr.strip().splitlines()
         assert out.returncode == 2 and len(lines) == 1 and message in lines[0], out.stderr
     out = run_cli("attack", "--modality", "ecg", "--sample", "0", "--model", str(models["logits"]), "--weights", "hardened")
-    assert out.returncode == 2 and "goes with neither --weights" in out.stderr
+    assert out.returncode == 2 and "does not go with --weights" in out.stderr
 
 
 def test_the_attack_pages_run_on_an_uploaded_model(models: dict[str, Path]) -> None:
@@ -165,3 +165,16 @@ def test_the_attack_pages_run_on_an_uploaded_model(models: dict[str, Path]) -> N
     assert summary["run"]["victim_weights_sha256"] == model.sha256
     with pytest.raises(ValueError, match="only with it"):
         app_support.run_attack(VICTIM, sample.x, sample.y, settings)
+
+
+def test_cli_explain_with_an_onnx_model_uses_the_black_box_methods(models: dict[str, Path]) -> None:
+    model = str(models["logits"])
+    out = run_cli("explain", "--modality", "ecg", "--sample", "0", "--budget", "30", "--model", model, "--json")
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert list(summary["methods"]) == ["rl", "rl_hard", "occlusion"] and summary["weights"] == "onnx"
+    assert not any(entry["white_box"] for entry in summary["methods"].values())
+    out = run_cli("explain", "--modality", "ecg", "--sample", "0", "--model", model, "--methods", "rl,ig")
+    [line] = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and line == ("error: ig read the network's gradients, and logits.onnx is an ONNX black "
+                                            "box: choose from rl, rl_hard, occlusion")

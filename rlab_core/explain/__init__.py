@@ -7,6 +7,7 @@ counted). :func:`explain` runs any of them on one input and scores them with :mo
 """
 from rlab_core.explain.base import AttributionMap, reference_input
 from rlab_core.explain.explainer import (
+    BLACK_BOX,
     METHODS,
     WHITE_BOX,
     Explanation,
@@ -28,6 +29,7 @@ from rlab_core.explain.rl import rl_attacks, rl_maps
 from rlab_core.explain.saliency import saliency
 
 __all__ = [
+    "BLACK_BOX",
     "METHODS",
     "WHITE_BOX",
     "AttributionMap",

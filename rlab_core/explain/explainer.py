@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
+from torch import nn
 
 from rlab_core.attack.runner import DEFAULT_BUDGET
 from rlab_core.explain.base import AttributionMap
@@ -17,9 +18,11 @@ from rlab_core.explain.rl import rl_attacks, rl_maps
 from rlab_core.explain.saliency import saliency
 from rlab_core.patches import grid_for
 from rlab_core.victims import BlackBox, get_spec, load_model, predict_proba
+from rlab_core.victims.onnx_model import OnnxClassifier
 
 METHODS = ("rl", "rl_hard", "saliency", "ig", "gradcam", "occlusion")
 WHITE_BOX = ("saliency", "ig", "gradcam")
+BLACK_BOX = tuple(m for m in METHODS if m not in WHITE_BOX)
 
 
 @dataclass
@@ -56,22 +59,27 @@ def parse_methods(text: str) -> tuple[str, ...]:
 
 def explain(victim: str, x: torch.Tensor, label: int | None = None, methods: tuple[str, ...] = METHODS,
             budget: int = DEFAULT_BUDGET, seed: int = 0, truth: torch.Tensor | None = None, agent=None,
-            on_progress: Callable[[str, float], None] | None = None) -> Explanation:
+            on_progress: Callable[[str, float], None] | None = None, model: nn.Module | None = None) -> Explanation:
     """Maps of ``x`` for built-in ``victim`` by each of ``methods`` (all of shape ``x.shape[1:]``).
 
     Args:
-        label: the class to explain; ``None`` takes the victim's clean top-1.
+        label: the class to explain; ``None`` takes the network's clean top-1.
         budget, seed: of each RL attack (see :mod:`rlab_core.explain.rl`); ``agent`` defaults
             to the victim's shipped agent.
         truth: a bool ground-truth mask of shape ``x.shape[1:]``; when given, every map is scored.
         on_progress: called with ``(what is running, fraction done)`` before each method.
+        model: explain this network instead of the victim's shipped one (hardened weights, or an
+            uploaded ONNX model, which has no gradients: only ``rl``, ``rl_hard`` and ``occlusion``).
     """
     spec = get_spec(victim)
     if truth is not None and tuple(truth.shape) != tuple(x.shape[1:]):
         raise ValueError(f"ground truth {tuple(truth.shape)} does not cover the input's axes {tuple(x.shape[1:])}")
+    if isinstance(model, OnnxClassifier) and set(WHITE_BOX) & set(methods):
+        raise ValueError(f"{', '.join(m for m in methods if m in WHITE_BOX)} read the network's gradients, and "
+                         f"{model.filename} is an ONNX black box: choose from {', '.join(BLACK_BOX)}")
     grid = grid_for(victim, spec.input_shape)
-    model = load_model(victim)
-    label = int(predict_proba(victim, x).argmax()) if label is None else int(label)
+    model = load_model(victim) if model is None else model
+    label = int(predict_proba(victim, x, model).argmax()) if label is None else int(label)
     report = on_progress or (lambda _what, _done: None)
     maps: dict[str, AttributionMap] = {}
     explanation = Explanation(victim, label, spec.class_names[label], maps)
@@ -92,7 +100,7 @@ def explain(victim: str, x: torch.Tensor, label: int | None = None, methods: tup
     if agent is not None and (wants_rl or scored):
         report("RL attacks", 0.0)
         started = time.perf_counter()
-        results = rl_attacks(victim, x, label, agent, budget, seed)
+        results = rl_attacks(victim, x, label, agent, budget, seed, model=model)
         soft, hard_map = rl_maps(results, grid, time.perf_counter() - started)
         explanation.rl_success = any(r.success for r in results)
         hard = hard_map.values > 0

@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 
 import torch
+from torch import nn
 
 from rlab_core.attack.result import AttackResult
 from rlab_core.attack.runner import attack
@@ -26,9 +27,11 @@ RL_SEEDS = 2  # the first seed follows the policy's best action; later ones samp
 
 
 def rl_attacks(victim: str, x: torch.Tensor, label: int, agent, budget: int, seed: int,
-               filters: tuple[str, ...] = RL_FILTERS, seeds: int = RL_SEEDS) -> list[AttackResult]:
-    """The attacks the RL maps are made of, in a fixed order (filter-major, then seed)."""
-    return [attack(victim, x, label, agent, name, budget, seed=seed + k, deterministic=k == 0)
+               filters: tuple[str, ...] = RL_FILTERS, seeds: int = RL_SEEDS,
+               model: nn.Module | None = None) -> list[AttackResult]:
+    """The attacks the RL maps are made of, in a fixed order (filter-major, then seed), on the
+    victim's shipped network or ``model``."""
+    return [attack(victim, x, label, agent, name, budget, seed=seed + k, deterministic=k == 0, model=model)
             for name in filters for k in range(seeds)]
 
 
