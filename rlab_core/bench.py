@@ -71,7 +71,8 @@ from rlab_core import ROOT, background, relative_to_root
 from rlab_core.attack.result import AttackResult
 from rlab_core.attack.runner import DEFAULT_BUDGET
 from rlab_core.run_record import run_record
-from rlab_core.victims import get_spec, predict_proba
+from rlab_core.victims import VictimError, file_sha256, get_spec, predict_proba
+from rlab_core.victims.onnx_model import load_onnx
 
 ATTACKS = ("rl", "greedy", "random", "square", "square_linf", "simba")
 ART_ATTACKS = ("square", "square_linf", "simba")
@@ -97,9 +98,12 @@ class BenchConfig:
     budget: int = DEFAULT_BUDGET
     seed: int = 0
     filter: str = "mix"
+    model: str | None = None  # an .onnx file queried in place of the victim's network (its grid, agent, names)
 
     def check(self) -> None:
         get_spec(self.victim)
+        if self.model is not None:
+            _network(self.victim, self.model)  # a clear error before any work
         unknown = [a for a in self.attacks if a not in ATTACKS]
         if unknown or not self.attacks:
             raise BenchError(f"unknown attack(s) {', '.join(unknown) or '(none given)'}; choose from: {', '.join(ATTACKS)}")
@@ -115,7 +119,8 @@ class BenchConfig:
 
     def settings(self) -> dict:
         """What a resumed run must share with the run it continues (``n`` and ``attacks`` may grow)."""
-        return {"victim": self.victim, "budget": self.budget, "seed": self.seed, "filter": self.filter}
+        model = {} if self.model is None else {"model_sha256": file_sha256(Path(self.model))}
+        return {"victim": self.victim, "budget": self.budget, "seed": self.seed, "filter": self.filter, **model}
 
 
 def sample_seed(seed: int, index: int) -> int:
@@ -129,18 +134,33 @@ def _test_split(victim: str):
 
 
 @lru_cache(maxsize=2)
+def _network(victim: str, model: str | None):
+    """The network attacked: ``None`` for the victim's own, else the ONNX model at path ``model``."""
+    if model is None:
+        return None
+    path = Path(model)
+    if path.suffix.lower() != ".onnx" or not path.is_file():
+        raise BenchError(f"--model {model}: not an .onnx file")
+    try:
+        return load_onnx(path.read_bytes(), get_spec(victim), path.name)
+    except VictimError as err:
+        raise BenchError(str(err)) from None
+
+
+@lru_cache(maxsize=2)
 def _agent(victim: str):
     from rlab_core.attack.agent import load_agent
 
     return load_agent(victim)
 
 
-def select_inputs(victim: str, n: int) -> list[int]:
-    """Indices of the first ``n`` test items the victim classifies correctly (unlabelled items count)."""
-    data, chosen = _test_split(victim), []
+def select_inputs(victim: str, n: int, model: str | None = None) -> list[int]:
+    """Indices of the first ``n`` test items the network (the victim's, or the ONNX ``model``)
+    classifies correctly (unlabelled items count)."""
+    data, chosen, network = _test_split(victim), [], _network(victim, model)
     for i in range(len(data)):
         sample = data[i]
-        if sample.y is None or int(predict_proba(victim, sample.x).argmax()) == sample.y:
+        if sample.y is None or int(predict_proba(victim, sample.x, network).argmax()) == sample.y:
             chosen.append(i)
             if len(chosen) == n:
                 break
@@ -184,19 +204,19 @@ def run_one(config: BenchConfig, name: str, x: torch.Tensor, y: int | None, seed
     from rlab_core.baselines.art_bridge import seed_everything
 
     seed_everything(seed)
-    victim, budget = config.victim, config.budget
+    victim, budget, model = config.victim, config.budget, _network(config.victim, config.model)
     if name == "rl":
-        return attack(victim, x, y, _agent(victim), config.filter, budget, seed=seed)
+        return attack(victim, x, y, _agent(victim), config.filter, budget, seed=seed, model=model)
     if name == "greedy":
-        return greedy_attack(victim, x, y, config.filter, budget, seed=seed)
+        return greedy_attack(victim, x, y, config.filter, budget, seed=seed, model=model)
     if name == "random":
-        return random_attack(victim, x, y, config.filter, budget, seed=seed)
+        return random_attack(victim, x, y, config.filter, budget, seed=seed, model=model)
     if name == "square":
-        return square_attack(victim, x, y, l2_match, budget, seed)
+        return square_attack(victim, x, y, l2_match, budget, seed, model=model)
     if name == "square_linf":
-        return square_linf_attack(victim, x, y, budget, seed)
+        return square_linf_attack(victim, x, y, budget, seed, model=model)
     if name == "simba":
-        return simba_attack(victim, x, y, l2_match, budget, seed)
+        return simba_attack(victim, x, y, l2_match, budget, seed, model=model)
     raise BenchError(f"unknown attack {name!r}")
 
 
@@ -326,7 +346,7 @@ def run_bench(config: BenchConfig, out: Path, *, resume: bool = False, use_ray: 
         progress.note("Loading the victim and choosing the inputs…")
     if "rl" in config.attacks:
         _agent(config.victim)  # an agent that cannot load fails here, before any work
-    indices = select_inputs(config.victim, config.n)
+    indices = select_inputs(config.victim, config.n, config.model)
     if len(indices) < config.n:
         log(f"only {len(indices)} test items of {config.victim} are classified correctly; running those")
     pool = RayPool(ray_address) if use_ray or ray_address else LocalPool()
@@ -434,7 +454,8 @@ def command(config: BenchConfig, out: Path | str) -> str:
     spec = get_spec(config.victim)
     return (f"python -m rlab_core bench --modality {spec.modality} --victim {config.victim} "
             f"--attacks {','.join(config.attacks)} --n {config.n} --budget {config.budget} --seed {config.seed}"
-            + ("" if config.filter == "mix" else f" --filter {config.filter}") + f" --out {out}")
+            + ("" if config.filter == "mix" else f" --filter {config.filter}")
+            + ("" if config.model is None else f" --model {config.model}") + f" --out {out}")
 
 
 def make_report(config: BenchConfig, out: Path, samples: list[dict], machine: str, seconds: float,
@@ -442,7 +463,7 @@ def make_report(config: BenchConfig, out: Path, samples: list[dict], machine: st
     rows = [{"attack": a, **summarise([r for r in samples if r["attack"] == a], config.budget)} for a in config.attacks]
     shown = relative_to_root(out)
     return {
-        "run": run_record(seed=config.seed, victim=config.victim),
+        "run": run_record(seed=config.seed, victim=config.victim, weights=config.model and Path(config.model)),
         "victim": config.victim, "modality": get_spec(config.victim).modality, **asdict(config),
         "inputs": len({r["index"] for r in samples}),
         "rl_median_l2": fallback,

@@ -98,6 +98,7 @@ def build_parser() -> Parser:
     bench.add_argument("--modality", required=True, choices=MODALITIES)
     bench.add_argument("--victim", help="default: the modality's default victim")
     bench.add_argument("--attacks", required=True, help="comma list of rl, greedy, random, square, square_linf, simba")
+    add_model_argument(bench)
     bench.add_argument("--n", type=int, default=100, help="the first N correctly classified test inputs")
     bench.add_argument("--budget", type=int, default=DEFAULT_BUDGET, help="queries per attack, the clean prediction included")
     bench.add_argument("--seed", type=int, default=0, help="each input's seed is derived from it and the input's index")
@@ -332,7 +333,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.out.suffix != ".json":
         raise UsageError(f"--out must name a .json file, got {args.out}")
     config = BenchConfig(victim, tuple(a.strip() for a in args.attacks.split(",") if a.strip()), args.n, args.budget,
-                         args.seed, args.filter)
+                         args.seed, args.filter, None if args.model is None else str(args.model))
     progress = (None if args.progress is None
                 else Progress(args.progress, victim=victim, command=command(config, args.out)))
     try:

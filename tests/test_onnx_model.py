@@ -20,7 +20,7 @@ from rlab_core import ROOT
 from rlab_core.attack.agent import load_agent
 from rlab_core.attack.runner import attack
 from rlab_core.robustness import load_weights
-from rlab_core.victims import VictimError, get_spec, predict_proba
+from rlab_core.victims import VictimError, file_sha256, get_spec, predict_proba
 from rlab_core.victims.onnx_model import load_onnx
 
 torch.set_num_threads(1)
@@ -178,3 +178,19 @@ def test_cli_explain_with_an_onnx_model_uses_the_black_box_methods(models: dict[
     [line] = out.stderr.strip().splitlines()
     assert out.returncode == 2 and line == ("error: ig read the network's gradients, and logits.onnx is an ONNX black "
                                             "box: choose from rl, rl_hard, occlusion")
+
+
+def test_bench_compares_every_attack_on_an_onnx_model(models: dict[str, Path], tmp_path: Path) -> None:
+    from rlab_core.bench import BenchConfig, BenchError, run_bench
+
+    attacks = ("rl", "greedy", "random", "square", "simba")
+    on_onnx = run_bench(BenchConfig(VICTIM, attacks, n=3, budget=150, model=str(models["logits"])), tmp_path / "onnx.json")
+    shipped = run_bench(BenchConfig(VICTIM, attacks, n=3, budget=150), tmp_path / "shipped.json")
+    assert on_onnx["run"]["victim_weights_sha256"] == file_sha256(models["logits"])
+    assert on_onnx["command"].endswith(f"--model {models['logits']} --out {tmp_path / 'onnx.json'}")
+    outcome = {(r["index"], r["attack"]): (r["success"], r["queries"]) for r in shipped["samples"]}
+    assert {(r["index"], r["attack"]): (r["success"], r["queries"]) for r in on_onnx["samples"]} == outcome
+    with pytest.raises(BenchError, match="takes inputs of shape"):
+        BenchConfig(VICTIM, attacks, model=str(models["an image model"])).check()
+    with pytest.raises(BenchError, match="not an .onnx file"):
+        BenchConfig(VICTIM, attacks, model=str(get_spec(VICTIM).weights_path)).check()

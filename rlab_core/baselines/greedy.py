@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torch import nn
 
 from rlab_core.attack.result import AttackResult
 from rlab_core.attack.runner import DEFAULT_BUDGET, open_session
@@ -32,9 +33,9 @@ def probe(session: AttackSession) -> tuple[np.ndarray, np.ndarray]:
 
 def greedy_attack(victim: str, x: torch.Tensor, y: int | None, filter: str = "mix", budget: int = DEFAULT_BUDGET,
                   max_patches: int | None = None, seed: int = 0, *, strength: float | None = None,
-                  prune: bool = True, on_step=None) -> AttackResult:
+                  prune: bool = True, on_step=None, model: nn.Module | None = None) -> AttackResult:
     """The published greedy search on built-in ``victim``; arguments as :func:`rlab_core.attack.attack`."""
-    session = open_session(victim, x, y, filter, budget, max_patches, seed, strength, on_step)
+    session = open_session(victim, x, y, filter, budget, max_patches, seed, strength, on_step, model=model)
     try:
         while not session.already_misclassified and not session.misclassified and session.action_mask()[:-1].any():
             if session.victim.remaining is not None and session.victim.remaining < 1 + PATCHES_PER_STEP:

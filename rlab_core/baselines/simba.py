@@ -22,6 +22,7 @@ basis does not care about the layout.
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from rlab_core.attack.result import AttackResult
 from rlab_core.attack.runner import DEFAULT_BUDGET
@@ -31,7 +32,7 @@ EPSILON = 0.2  # the paper's step for the pixel and DCT bases on ImageNet, in [0
 
 
 def simba_attack(victim: str, x: torch.Tensor, y: int | None, l2_limit: float, budget: int = DEFAULT_BUDGET,
-                 seed: int = 0, *, epsilon: float = EPSILON) -> AttackResult:
+                 seed: int = 0, *, epsilon: float = EPSILON, model: nn.Module | None = None) -> AttackResult:
     """SimBA (pixel basis, untargeted) on one input of built-in ``victim``.
 
     Args:
@@ -45,6 +46,7 @@ def simba_attack(victim: str, x: torch.Tensor, y: int | None, l2_limit: float, b
             (two queries per iteration), and the black box enforces the budget.
         seed: seeds ART's random generators (the order of the elements).
         epsilon: the step added to or taken from one element per iteration.
+        model: query this network instead of the victim's shipped one (hardened weights, an ONNX model).
 
     Returns:
         An :class:`AttackResult` named ``simba``; ``queries`` is the black box's count at the
@@ -61,4 +63,4 @@ def simba_attack(victim: str, x: torch.Tensor, y: int | None, l2_limit: float, b
                      epsilon=float(epsilon), batch_size=1, verbose=False)
 
     return art_attack("simba", victim, x, y, make, budget=budget, seed=seed, output="probs", l2_limit=float(l2_limit),
-                      details={"l2_limit": float(l2_limit), "epsilon": float(epsilon)})
+                      details={"l2_limit": float(l2_limit), "epsilon": float(epsilon)}, model=model)

@@ -80,6 +80,7 @@ def square_attack(victim: str, x: torch.Tensor, y: int | None, eps: float, budge
 
 
 def square_linf_attack(victim: str, x: torch.Tensor, y: int | None, budget: int = DEFAULT_BUDGET, seed: int = 0,
-                       *, eps: float = LINF_EPS, reuse_answers: bool = True) -> AttackResult:
+                       *, eps: float = LINF_EPS, reuse_answers: bool = True,
+                       model: torch.nn.Module | None = None) -> AttackResult:
     """Square Attack in Linf at ``eps`` (default 0.05); arguments as :func:`square_attack`."""
-    return square_attack(victim, x, y, eps, budget, seed, norm=np.inf, reuse_answers=reuse_answers)
+    return square_attack(victim, x, y, eps, budget, seed, norm=np.inf, reuse_answers=reuse_answers, model=model)
