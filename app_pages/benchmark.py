@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from rlab_core import app_support, background, bench, plots, relative_to_root
-from rlab_core.app_widgets import follow_run, run_buttons, show_run_status
+from rlab_core.app_widgets import follow_run, run_buttons, show_run_status, upload_onnx
 from rlab_core.victims import get_spec
 
 POLL_SECONDS = 2
@@ -68,12 +68,28 @@ def run_controls(victim: str, folder: Path, status: str) -> None:
                             help="the first N test inputs the victim classifies correctly")
     queries = budget.number_input("Budget (queries)", 2, 5000, 300, step=50, key="bench_budget", disabled=running)
     seed_value = seed.number_input("Seed", 0, 2**31 - 1, 0, key="bench_seed", disabled=running)
+    own, model = own_model(victim, running)
     chosen = tuple(a for a in bench.ATTACKS if a in attacks)  # rl first, as the table lists them
     config = bench.BenchConfig(victim, chosen, int(inputs), int(queries), int(seed_value))
-    run_buttons(start, stop, folder, running, label="Start", key="bench", errors=bench.BenchError,
-                launch=lambda: bench.start_worker(config, folder),
+
+    def launch() -> None:
+        if own and model is None:
+            raise bench.BenchError("upload your ONNX model first, or switch it off to benchmark the victim's network")
+        bench.start_worker(config, folder, model)
+
+    run_buttons(start, stop, folder, running, label="Start", key="bench", errors=bench.BenchError, launch=launch,
                 where=f"The run is a separate process (one torch thread) writing to `{relative_to_root(folder)}`: leave or "
                       "reload the page, it goes on.")
+
+
+def own_model(victim: str, running: bool) -> tuple[bool, bytes | None]:
+    """Whether the user asked to benchmark an ONNX model of their own instead of the victim's
+    network, and its bytes once uploaded and usable."""
+    if not st.toggle("Benchmark your own ONNX model instead of the victim's network", key="bench_own_model",
+                     disabled=running):
+        return False, None
+    uploaded = upload_onnx(get_spec(victim), key=f"bench_onnx_{victim}", disabled=running)
+    return True, None if uploaded is None else uploaded[0]
 
 
 def show_progress(folder: Path) -> None:

@@ -47,19 +47,26 @@ def choose_network(spec: VictimSpec) -> tuple[str, OnnxClassifier | None]:
                             "hardened weights to see whether they hold. Or bring your own classifier as ONNX.")
     if weights != ONNX:
         return weights, None
+    uploaded = upload_onnx(spec, key=f"onnx_{spec.name}")
+    return weights, None if uploaded is None else uploaded[1]
+
+
+def upload_onnx(spec: VictimSpec, key: str, disabled: bool = False) -> tuple[bytes, OnnxClassifier] | None:
+    """An upload box for the user's ONNX classifier shaped like ``spec``: the file's bytes and the
+    model, checked once; ``None``, having said why, while there is no usable file."""
     shape = ", ".join(map(str, spec.input_shape))
     upload = st.file_uploader(f"Your classifier as ONNX: input (batch, {shape}) in [0, 1], one score per class of "
                               f"{spec.name} ({len(spec.class_names)})", type=["onnx"],
-                              max_upload_size=MAX_MODEL_BYTES // 2**20, key=f"onnx_{spec.name}")
+                              max_upload_size=MAX_MODEL_BYTES // 2**20, key=key, disabled=disabled)
     if upload is None:
-        st.info(f"Upload an .onnx model that takes {spec.name}'s input; {spec.name}'s grid, filters and RL agent "
-                "attack it as a black box. (Exported with e.g. `torch.onnx.export`; models are never unpickled.)")
-        return weights, None
+        st.info(f"Upload an .onnx model that takes {spec.name}'s input; {spec.name}'s test inputs, grid, filters and "
+                "RL agent probe it as a black box. (Exported with e.g. `torch.onnx.export`; never unpickled.)")
+        return None
     try:
-        return weights, app_support.onnx_model(spec.name, upload.getvalue(), upload.name)
+        return upload.getvalue(), app_support.onnx_model(spec.name, upload.getvalue(), upload.name)
     except VictimError as err:
         st.error(str(err))
-        return weights, None
+        return None
 
 
 def choose_input(spec: VictimSpec) -> Sample:

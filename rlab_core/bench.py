@@ -60,7 +60,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -81,6 +81,7 @@ CURVE_POINTS = 48
 RUNS = ROOT / "runs" / "bench"  # the app's live runs: runs/bench/<victim>/live.json
 REPORTS = ROOT / "benchmarks"  # the published runs: benchmarks/bench-<victim>.json
 LIVE = "live.json"
+MODEL_FILE = "model.onnx"  # an uploaded model the app's live run attacks, kept beside its results
 _FLOAT_DIGITS = 6
 
 
@@ -552,19 +553,26 @@ def run_folder(victim: str, runs: Path | None = None) -> Path:
     return Path(runs or RUNS) / victim
 
 
-def start_worker(config: BenchConfig, folder: Path | None = None) -> Path:
+def start_worker(config: BenchConfig, folder: Path | None = None, model: bytes | None = None) -> Path:
     """Start ``python -m rlab_core bench`` with ``config`` in the background (in-process, no Ray):
     it writes ``live.json`` (and ``.jsonl``, ``.md``, ``.png``), ``progress.json`` and its log in
-    ``folder`` (default ``runs/bench/<victim>``). Raises :class:`BenchError` on bad settings or
-    while a run is going on there. Returns the folder."""
-    config.check()
+    ``folder`` (default ``runs/bench/<victim>``). ``model``: the bytes of an uploaded ONNX model,
+    kept there as ``model.onnx`` and attacked instead of the victim's network. Raises
+    :class:`BenchError` on bad settings or while a run is going on there. Returns the folder."""
     folder = Path(folder or run_folder(config.victim))
     if background.worker_state(folder)[0] == "running":
         raise BenchError(f"a benchmark of {config.victim} is already running in {folder}")
+    if model is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / MODEL_FILE).write_bytes(model)
+        config = replace(config, model=str(folder / MODEL_FILE))
+    config.check()
     out = folder / LIVE
     command = [sys.executable, "-m", "rlab_core", "bench", "--modality", get_spec(config.victim).modality,
                "--victim", config.victim, "--attacks", ",".join(config.attacks), "--n", str(config.n),
                "--budget", str(config.budget), "--seed", str(config.seed), "--filter", config.filter,
                "--out", str(out), "--progress", str(folder / background.PROGRESS)]
+    if config.model is not None:
+        command += ["--model", config.model]
     clear = [out.name, *(out.with_suffix(suffix).name for suffix in (".jsonl", ".md", ".png"))]
     return background.start_worker(command, folder, clear=clear, victim=config.victim, settings=asdict(config))

@@ -179,3 +179,29 @@ def test_cli_bench_progress_file(tmp_path: Path, capsys: pytest.CaptureFixture) 
     state = json.loads(progress.read_text())
     assert state["status"] == "failed" and "need rl" in state["error"]
     capsys.readouterr()
+
+
+def test_a_live_run_on_your_own_onnx_model(places, tmp_path: Path) -> None:
+    from test_onnx_model import export, fresh
+
+    from rlab_core.victims import file_sha256, get_spec
+
+    _, runs = places
+    at = benchmark_page()
+    set_tiny(at)
+    checked(at.toggle(key="bench_own_model").set_value(True).run())
+    checked(at.button(key="bench_start").click().run())
+    [error] = at.error
+    assert error.value.startswith("upload your ONNX model first")
+    assert not (runs / VICTIM).exists()  # nothing started
+
+    model = export(fresh(VICTIM), tmp_path / "mine.onnx", get_spec(VICTIM).input_shape)
+    checked(at.file_uploader(key=f"bench_onnx_{VICTIM}").set_value(("mine.onnx", model.read_bytes(),
+                                                                    "application/octet-stream")).run())
+    checked(at.button(key="bench_start").click().run())
+    wait_for_end(at)
+    folder = runs / VICTIM
+    assert background.worker_state(folder)[0] == "done", background.log_tail(folder, 40)
+    report = json.loads((folder / bench.LIVE).read_text())
+    assert report["run"]["victim_weights_sha256"] == file_sha256(model) == file_sha256(folder / bench.MODEL_FILE)
+    assert f"--model {folder / bench.MODEL_FILE}" in report["command"]
