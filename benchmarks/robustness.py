@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from rlab_core import background, robustness
+from rlab_core import robustness
 
 OUT = Path(__file__).resolve().parent
 
@@ -51,8 +51,7 @@ def main(argv: list[str] | None = None) -> Path:
     seed = f" --seed {args.seed}" if args.seed else ""
     report["command"] = f"python -m benchmarks.robustness --victim {args.victim}{flags}{seed}"
     report["machine"] = f"{platform.machine()}, {torch.get_num_threads()} torch thread(s)"
-    background.write_json(out, report, compact=True)
-    out.with_suffix(".md").write_text(robustness.markdown(report))
+    robustness.save_report(report, out)
     print(robustness.markdown(report))
     print(f"wrote {out} and {out.with_suffix('.md')}; hardened weights: {report['hardened_weights']}")
     return out

@@ -358,7 +358,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_robustness(args: argparse.Namespace) -> int:
-    from rlab_core import background
     from rlab_core import robustness as rb
     from rlab_core.attack.agent import AgentError
 
@@ -383,8 +382,7 @@ def cmd_robustness(args: argparse.Namespace) -> int:
         progress.finish("failed", error=f"{type(err).__name__}: {err}")
         raise
     if args.out is not None:
-        background.write_json(args.out, report, compact=True)
-        args.out.with_suffix(".md").write_text(rb.markdown(report))
+        rb.save_report(report, args.out)
     progress.finish("done", report=str(args.out) if args.out is not None else None)
     if args.json:
         print(json.dumps(report))

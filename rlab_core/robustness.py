@@ -684,6 +684,12 @@ def markdown(report: dict) -> str:
          "weights (every filter setting) that the network classifies correctly (0 before, by construction)."), ""])
 
 
+def save_report(report: dict, out: Path) -> None:
+    """The report as ``out`` (.json, what the Robustness page reads) and its before/after table beside it (.md)."""
+    background.write_json(out, report, compact=True)
+    Path(out).with_suffix(".md").write_text(markdown(report))
+
+
 # ---------------------------------------------------------------------- the page's background run
 
 def run_folder(victim: str, runs: Path | None = None) -> Path:
