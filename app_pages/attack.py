@@ -207,6 +207,7 @@ shown = input_for(spec)
 weights, model = choose_network(spec)
 if weights == ONNX and model is None:
     st.stop()  # choose_network said what it needs
+network = app_support.network_version(spec.name, weights, model)
 clean_top = app_support.top_classes(spec.name, shown.x, weights=weights, model=model)[0]
 truth = true_label(spec, shown)
 if truth is not None and clean_top[0] != truth:
@@ -230,10 +231,11 @@ if clicked:
     result = app_support.run_attack(spec.name, shown.x, shown.y, settings, on_step=live, model=model)
     previous = st.session_state.get(RUN)
     st.session_state[RUN] = AttackRun(previous.number + 1 if previous else 1, spec.name, shown, settings, result,
-                                      clean_top, app_support.attack_files(spec.name, shown, settings, result, model))
+                                      clean_top, app_support.attack_files(spec.name, shown, settings, result, model),
+                                      network)
 
 run = st.session_state.get(RUN)
-if run is not None and run.is_on(spec.name, shown):
+if run is not None and run.is_on(spec.name, shown, weights, network):
     if run.result.already_misclassified:  # a victim that changed under a kept run
         with summary:
             st.warning(f"{shown.name} was already misclassified: there was nothing to attack.")

@@ -243,10 +243,13 @@ class AttackRun:
     result: AttackResult
     clean_top: tuple[str, float]  # the attacked weights' top-1 on the clean input: step 0 of the replay
     files: dict[str, tuple[bytes, str]]
+    network: int | str | None = None  # network_version of the network attacked
 
-    def is_on(self, victim: str, sample: Sample) -> bool:
-        """Whether this run attacked ``sample`` of ``victim`` (same name and same values)."""
+    def is_on(self, victim: str, sample: Sample, weights: str = "shipped", network: int | str | None = None) -> bool:
+        """Whether this run attacked ``sample`` of ``victim`` (same name and same values) on the
+        network ``weights`` in its version ``network`` (see :func:`network_version`)."""
         return (self.victim == victim and self.sample.name == sample.name
+                and (self.settings.weights, self.network) == (weights, network)
                 and self.sample.x.shape == sample.x.shape and torch.equal(self.sample.x, sample.x))
 
 

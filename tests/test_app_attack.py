@@ -150,3 +150,14 @@ def test_choosing_your_own_onnx_model_asks_for_the_file() -> None:
     checked(at.radio(key="weights_ecg-cnn").set_value("onnx").run())
     assert any(i.value.startswith("Upload an .onnx model that takes ecg-cnn's input") for i in at.info)
     assert not [b for b in at.button if b.key == "attack"]  # nothing to attack yet
+
+
+def test_a_kept_attack_is_shown_only_on_the_network_it_ran_on() -> None:
+    at = attack_page("ecg")
+    checked(at.radio(key="attacker_ecg-cnn_shipped").set_value("random").run())
+    checked(at.button(key="attack").click().run())
+    assert "Result" in [s.value for s in at.subheader]
+    checked(at.radio(key="weights_ecg-cnn").set_value("hardened").run())
+    assert "Result" not in [s.value for s in at.subheader]  # its figures are the shipped weights'
+    checked(at.radio(key="weights_ecg-cnn").set_value("shipped").run())
+    assert "Result" in [s.value for s in at.subheader]
