@@ -72,7 +72,7 @@ from rlab_core.attack.result import AttackResult
 from rlab_core.attack.runner import DEFAULT_BUDGET
 from rlab_core.run_record import run_record
 from rlab_core.victims import VictimError, file_sha256, get_spec, predict_proba
-from rlab_core.victims.onnx_model import load_onnx
+from rlab_core.victims.onnx_model import load_onnx_file
 
 ATTACKS = ("rl", "greedy", "random", "square", "square_linf", "simba")
 ART_ATTACKS = ("square", "square_linf", "simba")
@@ -139,11 +139,8 @@ def _network(victim: str, model: str | None):
     """The network attacked: ``None`` for the victim's own, else the ONNX model at path ``model``."""
     if model is None:
         return None
-    path = Path(model)
-    if path.suffix.lower() != ".onnx" or not path.is_file():
-        raise BenchError(f"--model {model}: not an .onnx file")
     try:
-        return load_onnx(path.read_bytes(), get_spec(victim), path.name)
+        return load_onnx_file(Path(model), get_spec(victim))
     except VictimError as err:
         raise BenchError(str(err)) from None
 

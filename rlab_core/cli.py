@@ -161,18 +161,9 @@ def chosen_input(args: argparse.Namespace, victim: str) -> Sample:
 
 def uploaded_model(args: argparse.Namespace, victim: str):
     """The ``--model`` ONNX classifier, shaped like ``victim`` (``None`` without ``--model``)."""
-    from rlab_core.victims.onnx_model import MAX_MODEL_BYTES, load_onnx
+    from rlab_core.victims.onnx_model import load_onnx_file
 
-    if args.model is None:
-        return None
-    if not args.model.is_file():
-        raise UsageError(f"{args.model}: no such file")
-    if args.model.suffix.lower() != ".onnx":
-        raise UsageError(f"{args.model}: a model is loaded from an .onnx file only (never unpickled)")
-    if args.model.stat().st_size > MAX_MODEL_BYTES:
-        raise UsageError(f"{args.model}: the file is {args.model.stat().st_size / 2**20:.0f} MB; the limit is "
-                         f"{MAX_MODEL_BYTES // 2**20} MB")
-    return load_onnx(args.model.read_bytes(), get_spec(victim), args.model.name)
+    return None if args.model is None else load_onnx_file(args.model, get_spec(victim))
 
 
 def chosen_network(args: argparse.Namespace, victim: str):

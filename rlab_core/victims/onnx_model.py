@@ -13,6 +13,7 @@ the patch grid, the filters' strengths and the RL agent that attacks it.
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -92,6 +93,19 @@ def load_onnx(data: bytes, template: VictimSpec, filename: str = "model.onnx") -
     model.outputs_probabilities = bool(((scores >= 0) & (scores <= 1)).all() and
                                        torch.allclose(scores.sum(dim=1), torch.ones(2, dtype=scores.dtype), atol=1e-3))
     return model
+
+
+def load_onnx_file(path: Path, template: VictimSpec) -> OnnxClassifier:
+    """:func:`load_onnx` of the file at ``path``, which must be an ``.onnx`` file within the size limit."""
+    path = Path(path)
+    if not path.is_file():
+        raise VictimError(f"{path}: no such file")
+    if path.suffix.lower() != ".onnx":
+        raise VictimError(f"{path}: a model is loaded from an .onnx file only (never unpickled)")
+    if path.stat().st_size > MAX_MODEL_BYTES:
+        raise VictimError(f"{path}: the file is {path.stat().st_size / 2**20:.0f} MB; the limit is "
+                          f"{MAX_MODEL_BYTES // 2**20} MB")
+    return load_onnx(path.read_bytes(), template, path.name)
 
 
 def check_input(arg, template: VictimSpec, filename: str) -> int | None:
