@@ -219,10 +219,7 @@ def attack_files(victim: str, sample: Sample, settings: AttackSettings, result: 
     ``result.json`` and viewable copies (``.csv`` for an ECG, ``.png`` for an image, ``.mp4`` for
     a video). Names start with the input's name, so that downloads of several inputs do not clash."""
     spec = get_spec(victim)
-    weights = None if settings.weights in ("shipped", ONNX) else robustness.weights_file(victim, settings.weights)
-    run = run_record(seed=settings.seed, victim=victim, weights=weights)
-    if model is not None:
-        run["victim_weights_sha256"] = model.sha256
+    run = run_record(settings.seed, victim, robustness.network_sha256(victim, settings.weights, model))
     summary = {"run": run, "modality": spec.modality, "victim": victim, **({} if model is None else model.record()),
                "input": sample.name, **asdict(settings), **result.summary()}
     prefix = re.sub(r"[^A-Za-z0-9]+", "-", sample.name).strip("-").lower() or "input"

@@ -1,6 +1,7 @@
 """Widgets more than one page lays out: choosing the input (a test sample, from the gallery or by
-number, or an upload) and the network (shipped, hardened or an uploaded ONNX model), and following a background run (:mod:`rlab_core.background`): its Start and
-Stop buttons, the redraw once it ends, how it ended.
+number, or an upload) and the network (shipped, hardened or an uploaded ONNX model), and following
+a background run (:mod:`rlab_core.background`): its Start and Stop buttons, the redraw once it
+ends, how it ended.
 
 Pages import these rather than each other (a page's module runs its page when imported). Streamlit
 forgets a widget's value when a page without it runs, so each page starts at test sample 0.

@@ -461,7 +461,7 @@ def make_report(config: BenchConfig, out: Path, samples: list[dict], machine: st
     rows = [{"attack": a, **summarise([r for r in samples if r["attack"] == a], config.budget)} for a in config.attacks]
     shown = relative_to_root(out)
     return {
-        "run": run_record(seed=config.seed, victim=config.victim, weights=config.model and Path(config.model)),
+        "run": run_record(config.seed, config.victim, config.model and file_sha256(Path(config.model))),
         "victim": config.victim, "modality": get_spec(config.victim).modality, **asdict(config),
         "inputs": len({r["index"] for r in samples}),
         "rl_median_l2": fallback,

@@ -181,8 +181,7 @@ def network_record(args: argparse.Namespace, victim: str, uploaded, seed: int | 
     """The ``run`` record and the network entries of a command's JSON, for the network it used."""
     from rlab_core import robustness
 
-    weights = args.model if args.weights == "shipped" else robustness.weights_file(victim, args.weights)
-    return {"run": run_record(seed=seed, victim=victim, weights=weights),
+    return {"run": run_record(seed, victim, robustness.network_sha256(victim, args.weights, uploaded)),
             **({} if uploaded is None else uploaded.record()), "weights": "onnx" if uploaded else args.weights}
 
 

@@ -231,6 +231,12 @@ def weight_choices(victim: str) -> list[str]:
     return ["shipped", *(choice for choice in hardened if weights_file(victim, choice).exists())]
 
 
+def network_sha256(victim: str, choice: str, uploaded=None) -> str:
+    """What results record of the network used: the uploaded ONNX model's hash (``uploaded``,
+    an ``OnnxClassifier``), else :func:`file_sha256` of the weights ``choice``."""
+    return uploaded.sha256 if uploaded is not None else file_sha256(weights_file(victim, choice))
+
+
 def existing_weights(victim: str, choice: str) -> Path:
     """The file of the hardened weights ``choice`` of ``victim``; a clear error while there is none."""
     path = weights_file(victim, choice)

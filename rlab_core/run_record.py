@@ -5,7 +5,6 @@ import platform
 import subprocess
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 
 from rlab_core import ROOT, __version__
 
@@ -29,9 +28,10 @@ def _version(package: str) -> str:
         return "not installed"
 
 
-def run_record(seed: int | None = None, victim: str | None = None, weights: Path | None = None) -> dict:
-    """``weights``: the victim's weights file when it is not the shipped one (hardened weights)."""
-    from rlab_core.victims import file_sha256, weights_hash
+def run_record(seed: int | None = None, victim: str | None = None, weights_sha256: str | None = None) -> dict:
+    """``weights_sha256``: the hash of the network used when it is not the victim's shipped one
+    (hardened weights, an uploaded model; see ``robustness.network_sha256``)."""
+    from rlab_core.victims import weights_hash
 
     return {
         "rlab_core": __version__,
@@ -40,5 +40,5 @@ def run_record(seed: int | None = None, victim: str | None = None, weights: Path
         "packages": {name: _version(name) for name in PACKAGES},
         "seed": seed,
         "victim": victim,
-        "victim_weights_sha256": file_sha256(weights) if weights else weights_hash(victim) if victim else None,
+        "victim_weights_sha256": weights_sha256 or (weights_hash(victim) if victim else None),
     }

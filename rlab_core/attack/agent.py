@@ -300,7 +300,8 @@ def train_agent(config: AgentTrainConfig, log: Callable[[str], None] = print, *,
     envs.seed(config.seed)
     model = MaskablePPO(PatchPolicy, envs, learning_rate=config.ppo_lr, n_steps=256, batch_size=256, n_epochs=4,
                         gamma=0.98, clip_range=0.1, ent_coef=0.0, seed=config.seed, verbose=0)
-    meta = {**asdict(config), "victim_weights_sha256": weights_sha256 or (weights_hash(victim) if victim_model is None else "a given model"), "filters": [f.name for f in resolve_filters(config.filters)],
+    trained_on = weights_sha256 or (weights_hash(victim) if victim_model is None else "a given model")
+    meta = {**asdict(config), "victim_weights_sha256": trained_on, "filters": [f.name for f in resolve_filters(config.filters)],
             "command": f"python -m rlab_core train-agent --victim {victim} --steps {config.ppo_steps} --seed {config.seed}"}
     imitation = Agent(model.policy, meta)
     imitate(model.policy, states, config.imitation_epochs, config.seed, log)

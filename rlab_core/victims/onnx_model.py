@@ -38,10 +38,10 @@ class OnnxClassifier(nn.Module):
     a softmax turns into its probabilities (probabilities from the model are returned as their
     logarithm). Made by :func:`load_onnx`, which checks the model first."""
 
-    def __init__(self, session, input_shape: tuple[int, ...], outputs_probabilities: bool, batch_size: int | None,
-                 filename: str, sha256: str) -> None:
+    def __init__(self, session, outputs_probabilities: bool, batch_size: int | None, filename: str,
+                 sha256: str) -> None:
         super().__init__()
-        self.session, self.input_shape, self.filename, self.sha256 = session, input_shape, filename, sha256
+        self.session, self.filename, self.sha256 = session, filename, sha256
         self.outputs_probabilities, self.batch_size = outputs_probabilities, batch_size
         self.input_name = session.get_inputs()[0].name
 
@@ -78,7 +78,7 @@ def load_onnx(data: bytes, template: VictimSpec, filename: str = "model.onnx") -
                           f"(batch, {', '.join(map(str, template.input_shape))}) like {template.name}")
     batch_size = check_input(inputs[0], template, filename)
     probe = torch.rand(2, *template.input_shape, generator=torch.Generator().manual_seed(0))
-    model = OnnxClassifier(session, template.input_shape, False, batch_size, filename, hashlib.sha256(data).hexdigest()[:16])
+    model = OnnxClassifier(session, False, batch_size, filename, hashlib.sha256(data).hexdigest()[:16])
     try:
         scores = model(probe)
     except runtime_errors() as err:  # shapes inside the graph that do not fit the template's input
