@@ -1,14 +1,17 @@
 """Bring your own model: a classifier uploaded as ONNX, probed as a black box.
 
-An uploaded model is never unpickled: ONNX is a protobuf graph that ONNX Runtime reads without
-running any Python. The model takes the same input as a built-in victim, its *template*: one
-input tensor ``(B, *template.input_shape)`` in ``[0, 1]`` (an ECG beat, an image, a clip, as the
+An uploaded model is never unpickled, and never runs in the server's process: ONNX is a protobuf
+graph, and a :class:`~rlab_core.victims.jail.ModelJail` runs it with ONNX Runtime in a worker
+process of its own, under a memory limit and a time limit per call, after refusing any weights kept
+outside the file. The model takes the same input as a built-in victim, its *template*: one input
+tensor ``(B, *template.input_shape)`` in ``[0, 1]`` (an ECG beat, an image, a clip, as the
 template's test split and the upload loader give them), and gives one score per template class,
 ``(B, K)``: logits, log-probabilities or probabilities. The template also gives the class names,
 the patch grid, the filters' strengths and the RL agent that attacks it.
 
 :func:`load_onnx` checks all of this once, on a probe batch of two, and raises one
-:class:`~rlab_core.victims.registry.VictimError` with a readable message for anything else.
+:class:`~rlab_core.victims.registry.VictimError` with a readable message for anything else
+(:class:`~rlab_core.victims.jail.ModelStopped` when the model hits a limit).
 """
 from __future__ import annotations
 
@@ -19,37 +22,29 @@ import numpy as np
 import torch
 from torch import nn
 
+from rlab_core.victims.jail import JailLimits, ModelJail, ModelStopped
 from rlab_core.victims.registry import VictimError, VictimSpec
 
 MAX_MODEL_BYTES = 500 * 2**20
-# ONNX Runtime's errors derive from Exception directly, one class per status code.
-ORT_STATUS = ("Fail", "InvalidArgument", "NoSuchFile", "NoModel", "EngineError", "RuntimeException", "InvalidProtobuf",
-              "ModelLoaded", "NotImplemented", "InvalidGraph", "EPFail")
-
-
-def runtime_errors() -> tuple[type[BaseException], ...]:
-    from onnxruntime.capi import onnxruntime_pybind11_state as state
-
-    return (*(getattr(state, name) for name in ORT_STATUS if hasattr(state, name)), RuntimeError, ValueError)
 
 
 class OnnxClassifier(nn.Module):
     """An ONNX classifier as a module: float batch ``(B, *input_shape)`` -> scores ``(B, K)`` that
     a softmax turns into its probabilities (probabilities from the model are returned as their
-    logarithm). Made by :func:`load_onnx`, which checks the model first."""
+    logarithm). Every batch goes to the model's jail, split into calls it can bound. Made by
+    :func:`load_onnx`, which checks the model first."""
 
-    def __init__(self, session, outputs_probabilities: bool, batch_size: int | None, filename: str,
+    def __init__(self, jail: ModelJail, outputs_probabilities: bool, batch_size: int | None, filename: str,
                  sha256: str) -> None:
         super().__init__()
-        self.session, self.filename, self.sha256 = session, filename, sha256
+        self.jail, self.filename, self.sha256 = jail, filename, sha256
         self.outputs_probabilities, self.batch_size = outputs_probabilities, batch_size
-        self.input_name = session.get_inputs()[0].name
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        step = self.batch_size or len(x)  # a model exported with a fixed batch size gets batches of that size
-        rows = [self.session.run(None, {self.input_name: chunk.detach().cpu().numpy().astype(np.float32)})[0]
-                for chunk in x.split(step)]
-        scores = torch.from_numpy(np.concatenate(rows).astype(np.float64))
+        # A model exported with a fixed batch of 1 gets one input per call; others as many as the jail bounds.
+        step = self.batch_size or self.jail.limits.inputs_per_call(x[0].numel() * 4)
+        rows = [self.jail.run(chunk.detach().cpu().numpy()) for chunk in x.split(step)]
+        scores = torch.from_numpy(np.concatenate(rows))
         return scores.clamp_min(1e-12).log() if self.outputs_probabilities else scores
 
     def record(self) -> dict:
@@ -57,33 +52,39 @@ class OnnxClassifier(nn.Module):
         return {"model": {"file": self.filename, "sha256": self.sha256, "format": "onnx"}}
 
 
-def load_onnx(data: bytes, template: VictimSpec, filename: str = "model.onnx") -> OnnxClassifier:
-    """The uploaded ONNX model ``data`` as a victim shaped like ``template``; raises ``VictimError``."""
-    import onnxruntime
-
+def load_onnx(data: bytes, template: VictimSpec, filename: str = "model.onnx",
+              limits: JailLimits | None = None) -> OnnxClassifier:
+    """The uploaded ONNX model ``data`` as a victim shaped like ``template``, running in its own
+    jail (``limits``: :meth:`JailLimits.from_env`); raises ``VictimError``."""
     if not data:
         raise VictimError(f"{filename}: the file is empty")
     if len(data) > MAX_MODEL_BYTES:
         raise VictimError(f"{filename}: the file is {len(data) / 2**20:.0f} MB; the limit is {MAX_MODEL_BYTES // 2**20} MB")
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = 1  # the machines have two cores; attacks query one input at a time
-    options.log_severity_level = 3
+    jail = ModelJail(limits, filename)
     try:
-        session = onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
-    except runtime_errors() as err:
-        raise VictimError(f"{filename} is not an ONNX model ONNX Runtime can run: {first_line(err)}") from None
-    inputs = session.get_inputs()
+        return _checked(jail, data, template, filename)
+    except BaseException:
+        jail.close()
+        raise
+
+
+def _checked(jail: ModelJail, data: bytes, template: VictimSpec, filename: str) -> OnnxClassifier:
+    signature = jail.load(data)
+    inputs = signature["inputs"]
     if len(inputs) != 1:
         raise VictimError(f"{filename} takes {len(inputs)} inputs; a classifier here takes one, "
                           f"(batch, {', '.join(map(str, template.input_shape))}) like {template.name}")
     batch_size = check_input(inputs[0], template, filename)
     probe = torch.rand(2, *template.input_shape, generator=torch.Generator().manual_seed(0))
-    model = OnnxClassifier(session, False, batch_size, filename, hashlib.sha256(data).hexdigest()[:16])
+    model = OnnxClassifier(jail, False, batch_size, filename, hashlib.sha256(data).hexdigest()[:16])
     try:
-        scores = model(probe)
-    except runtime_errors() as err:  # shapes inside the graph that do not fit the template's input
-        raise VictimError(f"{filename} fails on an input like {template.name}'s "
-                          f"{tuple(template.input_shape)}: {first_line(err)}") from None
+        # The probe may take the whole cap: the first run of a graph is its slowest.
+        scores = torch.cat([torch.from_numpy(jail.run(chunk.numpy(), jail.limits.cap_seconds))
+                            for chunk in probe.split(batch_size or 2)])
+    except ModelStopped:
+        raise
+    except VictimError as err:  # shapes inside the graph that do not fit the template's input
+        raise VictimError(f"{err} (on an input like {template.name}'s {tuple(template.input_shape)})") from None
     classes = len(template.class_names)
     if scores.shape != (2, classes):
         raise VictimError(f"{filename} gives scores of shape {tuple(scores.shape[1:])} per input; {template.name} "
@@ -108,13 +109,14 @@ def load_onnx_file(path: Path, template: VictimSpec) -> OnnxClassifier:
     return load_onnx(path.read_bytes(), template, path.name)
 
 
-def check_input(arg, template: VictimSpec, filename: str) -> int | None:
-    """The model's fixed batch size (``None``: any), after checking its input against the template's."""
-    if arg.type != "tensor(float)":
-        raise VictimError(f"{filename} takes {arg.type}; inputs here are float32 in [0, 1]")
-    shape = list(arg.shape)
-    expected = (None, *template.input_shape)
+def check_input(arg: dict, template: VictimSpec, filename: str) -> int | None:
+    """The model's fixed batch size (``None``: any), after checking its input (``name``, ``type``,
+    ``shape`` as the jail describes it: a length, or a dynamic axis's name or ``None``) against the template's."""
+    if arg["type"] != "tensor(float)":
+        raise VictimError(f"{filename} takes {arg['type']}; inputs here are float32 in [0, 1]")
+    shape = list(arg["shape"])
     fixed = [d if isinstance(d, int) else None for d in shape]
+    expected = (None, *template.input_shape)
     if len(shape) != len(expected) or any(d is not None and d != e for d, e in zip(fixed[1:], expected[1:])):
         wanted = ", ".join(map(str, template.input_shape))
         raise VictimError(f"{filename} takes inputs of shape ({', '.join(str(d) for d in shape)}); "
@@ -123,8 +125,3 @@ def check_input(arg, template: VictimSpec, filename: str) -> int | None:
         raise VictimError(f"{filename} was exported for batches of exactly {fixed[0]}; export it with a batch of 1 "
                           "or a dynamic batch axis")
     return fixed[0]
-
-
-def first_line(err: Exception) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0][:300] if text else type(err).__name__
