@@ -13,7 +13,7 @@ from rlab_core.app_support import (
     AttackRun,
     AttackSettings,
 )
-from rlab_core.app_widgets import choose_network, input_for, true_label
+from rlab_core.app_widgets import choose_network, input_for, stopping_on_model_limits, true_label
 from rlab_core.attack.agent import AgentError, agent_path
 from rlab_core.attack.replay import TrajectoryReplay, put_back
 from rlab_core.attack.result import StepRecord
@@ -208,7 +208,8 @@ weights, model = choose_network(spec)
 if weights == ONNX and model is None:
     st.stop()  # choose_network said what it needs
 network = app_support.network_version(spec.name, weights, model)
-clean_top = app_support.top_classes(spec.name, shown.x, weights=weights, model=model)[0]
+with stopping_on_model_limits():
+    clean_top = app_support.top_classes(spec.name, shown.x, weights=weights, model=model)[0]
 truth = true_label(spec, shown)
 if truth is not None and clean_top[0] != truth:
     st.warning(f"{shown.name} is already misclassified: the victim says **{clean_top[0]}** ({clean_top[1]:.1%}), "
@@ -228,7 +229,8 @@ stage = st.empty()  # live during an attack, the replay after it, the input and 
 if clicked:
     live = LiveView(stage, spec, shown, settings, clean_top)
     live.draw()
-    result = app_support.run_attack(spec.name, shown.x, shown.y, settings, on_step=live, model=model)
+    with stopping_on_model_limits():
+        result = app_support.run_attack(spec.name, shown.x, shown.y, settings, on_step=live, model=model)
     previous = st.session_state.get(RUN)
     st.session_state[RUN] = AttackRun(previous.number + 1 if previous else 1, spec.name, shown, settings, result,
                                       clean_top, app_support.attack_files(spec.name, shown, settings, result, model),

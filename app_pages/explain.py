@@ -5,7 +5,7 @@ import streamlit as st
 
 from rlab_core import app_support, plots
 from rlab_core.app_support import ONNX, RL_METHODS, ExplainRequest
-from rlab_core.app_widgets import choose_network, input_for, true_label
+from rlab_core.app_widgets import choose_network, input_for, stopping_on_model_limits, true_label
 from rlab_core.attack.agent import AgentError
 from rlab_core.explain import BLACK_BOX, METHODS, Explanation
 from rlab_core.sample import Sample
@@ -106,14 +106,16 @@ shown = input_for(spec)
 weights, model = choose_network(spec)
 if weights == ONNX and model is None:
     st.stop()  # choose_network said what it needs
-top1, prob = app_support.top_classes(spec.name, shown.x, weights=weights, model=model)[0]
+with stopping_on_model_limits():
+    top1, prob = app_support.top_classes(spec.name, shown.x, weights=weights, model=model)[0]
 truth = true_label(spec, shown)
 st.markdown(f"The victim says **{top1}** ({prob:.1%})" + (f"; the true label is **{truth}**." if truth else ".")
             + " The maps explain its answer.")
 
 request = choose_request(spec, shown, weights, model)
 if st.button("Explain", type="primary", key="explain", disabled=not request.methods):
-    st.session_state[RUN] = (request, run(request, shown, model))
+    with stopping_on_model_limits():
+        st.session_state[RUN] = (request, run(request, shown, model))
 kept = st.session_state.get(RUN)
 if kept is not None and kept[0] == request:
     show_results(spec, shown, kept[1])

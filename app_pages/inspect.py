@@ -5,7 +5,7 @@ import streamlit as st
 
 from rlab_core import app_support, plots
 from rlab_core.app_support import ONNX
-from rlab_core.app_widgets import choose_input, choose_network, true_label
+from rlab_core.app_widgets import choose_input, choose_network, stopping_on_model_limits, true_label
 from rlab_core.sample import Sample
 from rlab_core.victims import VictimError, VictimSpec, get_spec
 
@@ -20,7 +20,8 @@ def show_prediction(spec: VictimSpec, sample: Sample) -> None:
     weights, model = choose_network(spec)
     if weights == ONNX and model is None:
         return  # choose_network said what it needs
-    top = app_support.top_classes(spec.name, sample.x, weights=weights, model=model)
+    with stopping_on_model_limits():
+        top = app_support.top_classes(spec.name, sample.x, weights=weights, model=model)
     label, prob = top[0]
     truth = true_label(spec, sample)
     st.markdown(f"Top-1: **{label}** ({prob:.1%})")

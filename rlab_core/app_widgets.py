@@ -8,7 +8,8 @@ forgets a widget's value when a page without it runs, so each page starts at tes
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import streamlit as st
@@ -19,6 +20,7 @@ from rlab_core.app_support import ONNX, WEIGHT_NAMES
 from rlab_core.io import ECG_FS_RANGE, MAX_BYTES, SUFFIXES, InputError, LoadedInput
 from rlab_core.sample import Sample
 from rlab_core.victims import VictimError, VictimSpec
+from rlab_core.victims.jail import ModelStopped
 from rlab_core.victims.onnx_model import MAX_MODEL_BYTES, OnnxClassifier
 
 
@@ -68,6 +70,18 @@ def upload_onnx(spec: VictimSpec, key: str, disabled: bool = False) -> tuple[byt
     except VictimError as err:
         st.error(str(err))
         return None
+
+
+@contextmanager
+def stopping_on_model_limits() -> Iterator[None]:
+    """Around what queries an uploaded model: when its jail stops it (too slow, too much memory, a
+    crash), show why and end this run of the page. Other sessions go on, and the next run of this
+    one starts a new worker."""
+    try:
+        yield
+    except ModelStopped as stopped:
+        st.error(f"{stopped} Nothing was kept from this run; the model's worker starts afresh on the next one.")
+        st.stop()
 
 
 def choose_input(spec: VictimSpec) -> Sample:

@@ -104,7 +104,7 @@ class Progress:
         self._written = time.time()
 
 
-def write_json(path: Path, data: dict, compact: bool = False) -> None:
+def write_json(path: Path, data: dict | list, compact: bool = False) -> None:
     """Write ``data`` so that a reader never sees half a file (a temporary file, then a rename);
     ``compact`` puts every innermost list and object on one line (a report's attack records)."""
     path = Path(path)

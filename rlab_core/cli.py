@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from rlab_core.attack.result import StepRecord
 from rlab_core.attack.runner import DEFAULT_BUDGET
 from rlab_core.io import MAX_BYTES, InputError, load_input
 from rlab_core.run_record import run_record
@@ -17,6 +18,7 @@ from rlab_core.victims import (
     get_spec,
     predict_proba,
 )
+from rlab_core.victims.jail import ModelStopped
 
 TOP_K = 5
 
@@ -185,6 +187,23 @@ def network_record(args: argparse.Namespace, victim: str, uploaded, seed: int | 
             **({} if uploaded is None else uploaded.record()), "weights": "onnx" if uploaded else args.weights}
 
 
+def stopped_summary(stopped: ModelStopped) -> dict:
+    """What a command's JSON says of a run that a model's jail stopped."""
+    return {"stopped": str(stopped), "queries_at_stop": stopped.queries}
+
+
+def write_stopped(args: argparse.Namespace, record: dict, name: str, more: dict | None = None) -> None:
+    """A stopped run's record: printed with ``--json``, and written as ``name`` (and ``more``'s
+    files) in ``--out``. The caller then re-raises, and :func:`main` says why in one line."""
+    if args.json:
+        print(json.dumps(record))
+    if args.out:
+        from rlab_core.background import write_json
+
+        for file, content in {name: record, **(more or {})}.items():
+            write_json(args.out / file, content)
+
+
 def test_sample(victim: str, index: int) -> Sample:
     dataset = get_spec(victim).dataset("test")
     if not 0 <= index < len(dataset):
@@ -247,7 +266,8 @@ def cmd_attack(args: argparse.Namespace) -> int:
         if args.model is not None and args.attacker == "adaptive":
             raise UsageError("--attacker adaptive attacks hardened --weights, not a --model")
         model, uploaded = chosen_network(args, victim)
-        options = {"strength": args.strength, "model": model}
+        steps: list[StepRecord] = []
+        options = {"strength": args.strength, "model": model, "on_step": steps.append}
         if args.attacker == "random":
             result = random_attack(victim, sample.x, sample.y, args.filter, args.budget, args.max_patches, args.seed,
                                    **options)
@@ -258,6 +278,12 @@ def cmd_attack(args: argparse.Namespace) -> int:
                             **options)
     except (FilterError, AgentError, rb.RobustnessError) as err:
         raise UsageError(str(err)) from None
+    except ModelStopped as stopped:
+        record = {**network_record(args, victim, uploaded, args.seed), "modality": args.modality, "victim": victim,
+                  "input": sample.name, "attacker": args.attacker, "filter": args.filter, "budget": args.budget,
+                  **stopped_summary(stopped)}
+        write_stopped(args, record, "result.json", {"trajectory.json": [step.to_dict() for step in steps]})
+        raise
     summary = {**network_record(args, victim, uploaded, args.seed), "modality": args.modality, "victim": victim,
                "input": sample.name, "attacker": args.attacker, "filter": args.filter, "budget": args.budget,
                **result.summary()}
@@ -289,10 +315,16 @@ def cmd_explain(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise UsageError(str(err)) from None
     sample = chosen_input(args, victim)
+    running = ["the clean prediction"]
     try:
         model, uploaded = chosen_network(args, victim)
         explanation = explain(victim, sample.x, sample.y, methods, args.budget, args.seed, truth=sample.mask,
-                              model=model)
+                              model=model, on_progress=lambda what, _done: running.append(what))
+    except ModelStopped as stopped:
+        record = {**network_record(args, victim, uploaded, args.seed), "modality": args.modality, "input": sample.name,
+                  "budget": args.budget, "stopped_in": running[-1], **stopped_summary(stopped)}
+        write_stopped(args, record, "explanation.json")
+        raise
     except (AgentError, RobustnessError, ValueError) as err:
         raise UsageError(str(err)) from None
     summary = {**network_record(args, victim, uploaded, args.seed), "modality": args.modality, "input": sample.name,
@@ -315,7 +347,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from rlab_core.attack.agent import AgentError
-    from rlab_core.background import Progress
+    from rlab_core.background import Progress, write_json
     from rlab_core.bench import BenchConfig, BenchError, command, rows_table, run_bench
     from rlab_core.filters import FilterError, resolve_filters
 
@@ -335,6 +367,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if progress is not None:
             progress.finish("failed", error=str(err))
         raise UsageError(str(err)) from None
+    except ModelStopped as stopped:
+        if progress is not None:
+            progress.finish("failed", error=str(stopped))
+        record = {"run": run_record(args.seed, victim), "victim": victim, "command": command(config, args.out),
+                  **stopped_summary(stopped),
+                  "note": f"the inputs finished before the stop are in {args.out.with_suffix('.jsonl')}; --resume "
+                          "goes on from there"}
+        write_json(args.out, record)
+        raise
     except BaseException as err:
         if progress is not None:
             progress.finish("failed", error=f"{type(err).__name__}: {err}")

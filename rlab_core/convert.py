@@ -7,12 +7,14 @@ import torch.nn.functional as F
 
 
 def fit_frames(frames: np.ndarray, channels: int, height: int, width: int) -> torch.Tensor:
-    """``(T, H, W, C)`` floats in ``[0, 1]`` -> ``(channels, T, height, width)``.
+    """``(T, H, W, C)`` floats in ``[0, 1]`` or uint8 -> ``(channels, T, height, width)`` in ``[0, 1]``.
 
     The shorter side is resized to fit and the centre cropped (as ImageNet models expect), so
     nothing is stretched; colour is averaged to gray, or gray repeated to colour, as needed.
     """
     x = torch.from_numpy(np.ascontiguousarray(frames, dtype=np.float32)).permute(0, 3, 1, 2)
+    if frames.dtype == np.uint8:
+        x = x / 255.0
     if x.shape[1] != channels:
         gray = x.mean(dim=1, keepdim=True)
         x = gray.expand(-1, channels, -1, -1)

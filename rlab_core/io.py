@@ -39,8 +39,10 @@ MAX_ECG_LEADS = 16
 MAX_IMAGE_PIXELS = 50_000_000  # refuse above this before decoding anything: no decompression bombs
 WORKING_IMAGE_SIDE = 2048  # larger images are downscaled to this on decoding
 MAX_VIDEO_SIDE = 4096
-MAX_VIDEO_FRAMES = 3000
 WORKING_VIDEO_SIDE = 256  # frames are decoded straight to this shorter side
+# A clip is read up to whichever comes first: a bomb of many or huge frames costs seconds, not minutes or GB.
+MAX_VIDEO_DECODED_PIXELS = 250_000_000  # about 120 frames of 1080p, 270 of 720p, 15 of 4096 x 4096
+MAX_VIDEO_KEPT_BYTES = 256 * 2**20  # the frames kept at the working size, as 8-bit RGB
 ECG_FS_RANGE = (20.0, 20_000.0)  # plausible ECG sampling rates, Hz
 
 
@@ -251,15 +253,18 @@ def read_image(data: bytes, filename: str) -> tuple[np.ndarray, list[str]]:
             if width * height > MAX_IMAGE_PIXELS:
                 raise InputError(f"{filename}: {width}x{height} pixels is too large (limit "
                                  f"{MAX_IMAGE_PIXELS / 1e6:.0f} megapixels)")
-            if getattr(image, "n_frames", 1) > 1:
-                image.seek(0)
+            if getattr(image, "is_animated", False):  # not n_frames: on a GIF it decodes every frame
                 notices.append("animated image: its first frame is used")
             if max(width, height) > WORKING_IMAGE_SIDE:
                 image.draft("RGB", (WORKING_IMAGE_SIDE, WORKING_IMAGE_SIDE))  # JPEG decodes straight to a smaller size
             image.load()
+            image = _reduced(image)
     except InputError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):  # Pillow's own check, at open
+        raise InputError(f"{filename}: the image declares too many pixels (limit {MAX_IMAGE_PIXELS / 1e6:.0f} "
+                         "megapixels)") from None
+    except UnidentifiedImageError:
         raise InputError(f"{filename}: not a readable image (the content is not PNG, JPEG, GIF, BMP or WebP)") from None
     except (OSError, SyntaxError, ValueError, EOFError):
         raise InputError(f"{filename}: the image is truncated or corrupt") from None
@@ -267,8 +272,20 @@ def read_image(data: bytes, filename: str) -> tuple[np.ndarray, list[str]]:
     if max(pixels.shape[:2]) > WORKING_IMAGE_SIDE:
         factor = WORKING_IMAGE_SIDE / max(pixels.shape[:2])
         pixels = fit_image(pixels, (3, round(pixels.shape[0] * factor), round(pixels.shape[1] * factor))).permute(1, 2, 0).numpy()
+    if max(width, height) > WORKING_IMAGE_SIDE:
         notices.append(f"large image ({width}x{height}): downscaled to {pixels.shape[1]}x{pixels.shape[0]}")
     return pixels, notices
+
+
+def _reduced(image: Image.Image) -> Image.Image:
+    """A large image shrunk by a whole factor while still 8-bit, so that the float copy stays small
+    (a 7,000 px square would take 600 MB as floats)."""
+    factor = -(-max(image.size) // WORKING_IMAGE_SIDE)
+    if factor <= 1:
+        return image
+    if image.mode in ("1", "P", "PA", "CMYK", "YCbCr", "LAB", "HSV"):
+        image = image.convert("RGBA" if image.mode in ("PA", "P") and image.has_transparency_data else "RGB")
+    return image.reduce(factor)
 
 
 def _to_rgb(image: Image.Image, notices: list[str]) -> np.ndarray:
@@ -296,10 +313,12 @@ def _to_rgb(image: Image.Image, notices: list[str]) -> np.ndarray:
 # ---------------------------------------------------------------------------------------- video
 
 def read_video(data: bytes | Path, filename: str) -> tuple[np.ndarray, list[str]]:
-    """``(T, H, W, 3)`` floats in ``[0, 1]``, frames decoded to a shorter side of at most 256 px."""
+    """``(T, H, W, 3)`` uint8 RGB frames, decoded to a shorter side of at most 256 px; a long clip
+    is cut after :data:`MAX_VIDEO_DECODED_PIXELS` decoded or :data:`MAX_VIDEO_KEPT_BYTES` kept."""
     notices: list[str] = []
     source = io.BytesIO(data) if isinstance(data, bytes) else str(data)
     frames: list[np.ndarray] = []
+    decoded = kept = 0
     try:
         with av.open(source) as container:
             if not container.streams.video:
@@ -312,13 +331,18 @@ def read_video(data: bytes | Path, filename: str) -> tuple[np.ndarray, list[str]
                 raise InputError(f"{filename}: {width}x{height} is too large (limit {MAX_VIDEO_SIDE} px a side)")
             try:
                 for frame in container.decode(stream):
-                    if len(frames) == MAX_VIDEO_FRAMES:
-                        notices.append(f"long clip: only its first {MAX_VIDEO_FRAMES} frames are used")
+                    if max(frame.width, frame.height) > MAX_VIDEO_SIDE:  # the stream said less than it holds
+                        raise InputError(f"{filename}: a {frame.width}x{frame.height} frame is too large (limit "
+                                         f"{MAX_VIDEO_SIDE} px a side)")
+                    decoded += frame.width * frame.height
+                    if frames and (decoded > MAX_VIDEO_DECODED_PIXELS or kept > MAX_VIDEO_KEPT_BYTES):
+                        notices.append(f"long clip: only its first {len(frames)} frames are used")
                         break
                     scale = min(1.0, WORKING_VIDEO_SIDE / min(frame.width, frame.height))
                     small = frame.reformat(width=max(2, round(frame.width * scale)),
                                            height=max(2, round(frame.height * scale)), format="rgb24")
                     frames.append(small.to_ndarray())
+                    kept += frames[-1].nbytes
             except av.FFmpegError:
                 if not frames:
                     raise
@@ -329,4 +353,4 @@ def read_video(data: bytes | Path, filename: str) -> tuple[np.ndarray, list[str]
         raise InputError(f"{filename}: not a readable video (truncated, corrupt or an unknown format)") from None
     if not frames:
         raise InputError(f"{filename}: the video holds no frames")
-    return np.stack(frames).astype(np.float32) / 255.0, notices
+    return np.stack(frames), notices

@@ -33,7 +33,7 @@ FRAMES_PER_CLIP_AS_IMAGES = {"train": 32, "val": 0, "test": 4}
 
 @lru_cache(maxsize=8)
 def read_clip(path: Path) -> np.ndarray:
-    """All frames of a shipped clip as ``(T, H, W, 3)`` floats in ``[0, 1]``, shorter side 256 px."""
+    """All frames of a shipped clip as ``(T, H, W, 3)`` uint8 RGB, shorter side 256 px."""
     return read_video(path, path.name)[0]
 
 

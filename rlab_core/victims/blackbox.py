@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from rlab_core.victims.jail import ModelStopped
+
 
 class BudgetExhausted(Exception):
     """A query would exceed the budget; it was not sent and not counted."""
@@ -76,6 +78,8 @@ class BlackBox:
         Raises:
             ValueError: wrong shape, or NaN / infinite values.
             BudgetExhausted: the batch would exceed the budget; the model was not called.
+            ModelStopped: a jailed model hit its time or memory limit; ``queries`` holds the count,
+                this batch included.
         """
         batch, single = self._as_batch(x)
         n = batch.shape[0]
@@ -83,7 +87,11 @@ class BlackBox:
             raise BudgetExhausted(f"{n} more queries would exceed the budget of {self._budget} "
                                   f"({self._queries} spent)")
         self._queries += n
-        probs = self._forward(batch)
+        try:
+            probs = self._forward(batch)
+        except ModelStopped as stopped:  # a jailed model hit a limit: the caller reports what was spent
+            stopped.queries = self._queries
+            raise
         return probs[0] if single else probs
 
     def predict_label(self, x: torch.Tensor | np.ndarray) -> int:

@@ -104,17 +104,9 @@ class Worker:
             return refusal("refused", "keeps weights outside the file, and a server file is never read for an upload: "
                            + "; ".join(outside[:3]) + (f" (and {len(outside) - 3} more)" if len(outside) > 3 else ""))
         model.DiscardUnknownFields()  # ONNX Runtime sees exactly the fields that were checked
-        options = self.ort.SessionOptions()
-        options.intra_op_num_threads = 1  # the machines have two cores; attacks query one input at a time
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        options.add_session_config_entry("session.load_model_format", "ONNX")
-        # A second defence: were a path ever left, it would resolve inside an empty folder.
-        options.add_session_config_entry("session.model_external_initializers_file_folder_path", self.empty_folder)
         self.session = None
         try:
-            self.session = self.ort.InferenceSession(model.SerializeToString(), options,
-                                                     providers=["CPUExecutionProvider"])
+            self.session = build_session(self.ort, model.SerializeToString(), self.empty_folder)
         except MemoryError:
             return refusal("memory", "needs more memory to load than the limit")
         except Exception as err:  # noqa: BLE001  (ONNX Runtime raises one class per status code)
@@ -139,6 +131,18 @@ class Worker:
             return refusal("failed", f"gives {scores.size:,} values for {len(batch)} input(s), not one score "
                                      "per class"), b""
         return {"ok": True, "shape": list(scores.shape)}, self.np.ascontiguousarray(scores, dtype=self.np.float64).tobytes()
+
+
+def build_session(ort: Any, data: bytes, empty_folder: str) -> Any:
+    """An ONNX Runtime session from the model's bytes only, one thread, external data (were any left)
+    looked for in ``empty_folder``: the second defence behind :func:`external_tensors`."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1  # the machines have two cores; attacks query one input at a time
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    options.add_session_config_entry("session.load_model_format", "ONNX")
+    options.add_session_config_entry("session.model_external_initializers_file_folder_path", empty_folder)
+    return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
 
 
 def refusal(kind: str, message: str) -> dict:
