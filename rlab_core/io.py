@@ -119,6 +119,7 @@ def read_ecg_table(data: bytes, filename: str, suffix: str) -> tuple[np.ndarray,
 
 
 def _read_npy(data: bytes, filename: str) -> np.ndarray:
+    _check_npy_header(data, filename)
     try:
         array = np.load(io.BytesIO(data), allow_pickle=False)
     except ValueError as err:
@@ -134,6 +135,23 @@ def _read_npy(data: bytes, filename: str) -> np.ndarray:
         # A recording is far longer than it has leads: put the short axis first.
         return (array if array.shape[0] <= array.shape[1] else array.T).astype(np.float64)
     raise InputError(f"{filename}: an ECG array must be 1D (time) or 2D (leads x time), got shape {array.shape}")
+
+
+def _check_npy_header(data: bytes, filename: str) -> None:
+    """Refuse a ``.npy`` whose header cannot be read, or declares more values than the file holds
+    or an ECG can have, before NumPy allocates the array it declares."""
+    from numpy.lib import format as npy
+
+    stream = io.BytesIO(data)
+    try:
+        version = npy.read_magic(stream)
+        shape, _, dtype = (npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0)(stream)
+    except Exception:  # noqa: BLE001  (the header is a Python literal: a damaged one raises assorted errors)
+        raise InputError(f"{filename}: not a valid .npy file (its header is damaged)") from None
+    values = int(np.prod(shape, dtype=object))
+    if values > MAX_ECG_SAMPLES * MAX_ECG_LEADS or values * max(1, dtype.itemsize) > len(data):
+        raise InputError(f"{filename}: the .npy file declares {values:,} values of shape {shape}, more than it holds "
+                         f"or an ECG can have")
 
 
 def _sniff_dialect(text: str) -> type[csv.Dialect]:
@@ -326,6 +344,8 @@ def read_video(data: bytes | Path, filename: str) -> tuple[np.ndarray, list[str]
             if container.format.name == "image2" or container.format.name.endswith("_pipe"):
                 raise InputError(f"{filename}: this is a still image ({container.format.name}), not a video")
             stream = container.streams.video[0]
+            if stream.codec_context is None:  # a stream whose codec FFmpeg cannot open
+                raise InputError(f"{filename}: the video stream's codec is unknown or damaged")
             width, height = stream.codec_context.width, stream.codec_context.height
             if max(width, height) > MAX_VIDEO_SIDE:
                 raise InputError(f"{filename}: {width}x{height} is too large (limit {MAX_VIDEO_SIDE} px a side)")

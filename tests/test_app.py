@@ -245,3 +245,24 @@ def test_the_answer_of_the_hardened_weights_and_of_your_onnx_model(tmp_path: Pat
             .run())
     assert not at.error
     assert [md.value for md in at.markdown if md.value.startswith("Top-1:")] == [shipped]  # it is the shipped network
+
+
+def test_a_hostile_upload_shows_its_message_and_the_page_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmarks import hostile
+
+    monkeypatch.setenv("RLAB_MODEL_CAP_SECONDS", "2")
+    at = start("image")
+    shipped = [md.value for md in at.markdown if md.value.startswith("Top-1:")]
+    checked(at.radio(key="weights_image-cnn").set_value("onnx").run())
+    for name, model, message in (
+            ("reads.onnx", hostile.reads_top_level("assets/victims/image-cnn.pt"), "keeps weights outside the file"),
+            ("never.onnx", hostile.never_answers(), "took longer than 2 s to answer 2 inputs")):
+        checked(at.file_uploader(key="onnx_image-cnn").set_value((name, model.SerializeToString(),
+                                                                   "application/octet-stream")).run())
+        assert [message in e.value for e in at.error] == [True], [e.value for e in at.error]
+        assert not any(md.value.startswith("Top-1:") for md in at.markdown)
+    honest = hostile.honest().SerializeToString()
+    checked(at.file_uploader(key="onnx_image-cnn").set_value(("honest.onnx", honest, "application/octet-stream")).run())
+    assert not at.error and [md.value for md in at.markdown if md.value.startswith("Top-1:")] != shipped
+    checked(at.radio(key="weights_image-cnn").set_value("shipped").run())
+    assert [md.value for md in at.markdown if md.value.startswith("Top-1:")] == shipped
