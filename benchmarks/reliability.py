@@ -1,0 +1,209 @@
+"""Hostile uploads, measured: what happens to each hostile model, what the jail costs per query,
+how fast and how lean each data bomb is refused, and a longer fuzz run than CI's.
+
+- **Hostile models** (``benchmarks/hostile.py``): each through ``load_onnx`` with the default limits
+  but a 10 s cap (so the run ends sooner), its outcome and seconds. A canary file is planted where
+  the readers point, and the run checks that its bytes appear in no message.
+- **Jail cost**: each trained victim exported to ONNX, queried by ONNX Runtime in this process and
+  through the jail, one input and batches of 64, median over repeated calls, as a ratio in one run.
+- **Bombs**: each refused in a fresh process; its seconds and the growth of the peak resident
+  memory over the loader's imports.
+- **Fuzz** (``benchmarks/fuzz.py``): ``--cases`` mutations of each corpus file, seeded.
+
+Usage: python -m benchmarks.reliability [--cases 200] [--seed 0]
+Writes benchmarks/reliability.json and the measured part of reliability.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+import torch
+
+from benchmarks import hostile
+from benchmarks.fuzz import fuzz
+from benchmarks.onnx import export
+from rlab_core import ROOT
+from rlab_core.run_record import run_record
+from rlab_core.victims import VictimError, get_spec
+from rlab_core.victims.jail import JailLimits
+from rlab_core.victims.onnx_model import load_onnx
+
+OUT = Path(__file__).resolve().parent
+CANARY = b"CANARY-" + bytes(range(65, 91)) * 1600
+MODEL_LIMITS = JailLimits(cap_seconds=10.0)
+REPEATS = {1: 200, 64: 20}
+
+
+def hostile_models() -> list[dict]:
+    kinds = {**{f"reads a server file: {place}": make("secret.bin") for place, make in hostile.READERS.items()},
+             "reads a server file: absolute path": hostile.reads_top_level("/etc/hostname"),
+             "never answers (Loop of 10^12 steps)": hostile.never_answers(),
+             "one huge kernel, CPU (6,000^2 MatMul)": hostile.one_huge_kernel(6_000),
+             "one huge kernel, memory (200,000^2, 160 GB)": hostile.one_huge_kernel(200_000),
+             "not a model (bytes)": b"\x08\x07" + os.urandom(4000)}
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        os.chdir(folder)
+        Path("secret.bin").write_bytes(CANARY)
+        for kind, model in kinds.items():
+            data = model if isinstance(model, bytes) else model.SerializeToString()
+            started = time.perf_counter()
+            try:
+                load_onnx(data, get_spec("image-cnn"), "hostile.onnx", MODEL_LIMITS)
+                outcome = "accepted"
+            except VictimError as err:
+                outcome = f"{type(err).__name__}: {err}"
+            rows.append({"kind": kind, "bytes": len(data), "seconds": round(time.perf_counter() - started, 2),
+                         "outcome": outcome[:240], "canary_leaked": b"ABCDEFGHIJKLMNOP" in outcome.encode()})
+        os.chdir(ROOT)
+    return rows
+
+
+def median_ms(call, x: np.ndarray | torch.Tensor, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        call(x)
+        times.append(1000 * (time.perf_counter() - started))
+    return statistics.median(times)
+
+
+def jail_cost() -> list[dict]:
+    rows = []
+    for victim in ("ecg-cnn", "image-cnn", "video-cnn"):
+        spec = get_spec(victim)
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / f"{victim}.onnx"
+            export(victim, path)
+            data = path.read_bytes()
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = 1
+        session = onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        jailed = load_onnx(data, spec, path.name)
+        for batch, repeats in REPEATS.items():
+            x = torch.rand(batch, *spec.input_shape)
+            numpy_x = x.numpy()
+            in_process = median_ms(lambda b: session.run(None, {"x": b}), numpy_x, repeats)
+            through_jail = median_ms(jailed, x, repeats)
+            rows.append({"victim": victim, "batch": batch, "in_process_ms": round(in_process, 3),
+                         "jail_ms": round(through_jail, 3), "ratio": round(through_jail / in_process, 2)})
+    return rows
+
+
+BOMBS = {
+    "PNG declaring 50,000 x 50,000 pixels": ("image", "hostile.png_declaring(50_000, 50_000)", "bomb.png"),
+    "GIF of 10,000 frames": ("image", "hostile.gif_of_frames(10_000)", "bomb.gif"),
+    "MP4 declaring 4,200 x 4,200 frames": ("video", "hostile.mp4_declaring(4_200, 4_200)", "bomb.mp4"),
+    "MP4 of 600 frames of 1280 x 720": ("video", "hostile.mp4_declaring(1280, 720, 600)", "long.mp4"),
+    "PNG of 7,000 x 7,000 black pixels (140 KB)": ("image", "black_png(7_000)", "black.png"),
+    ".npy declaring 10^11 float64 values": ("ecg", "npy_declaring(10**11)", "bomb.npy"),
+}
+# Run in a fresh process: the file is made first, then the peak memory is read before and after loading it.
+BOMB_SCRIPT = """
+import io, json, resource, sys, time
+import numpy as np
+from numpy.lib import format as npy
+from PIL import Image
+from benchmarks import hostile
+from rlab_core.io import InputError, load_input
+from rlab_core.victims import DEFAULT_VICTIM, get_spec
+def black_png(side):
+    out = io.BytesIO(); Image.new("RGB", (side, side)).save(out, "PNG"); return out.getvalue()
+def npy_declaring(values):
+    out = io.BytesIO()
+    npy.write_array_header_1_0(out, {"descr": "<f8", "fortran_order": False, "shape": (values,)})
+    return out.getvalue() + bytes(64)
+modality, make, name = sys.argv[1:4]
+data = eval(make)
+spec = get_spec(DEFAULT_VICTIM[modality])
+warm = {"image": (black_png(8), "warm.png"), "video": (hostile.mp4_declaring(16, 16, 2), "warm.mp4"),
+        "ecg": (("ecg\\n" + "\\n".join(str(np.sin(t / 9)) for t in range(140))).encode(), "warm.csv")}[modality]
+load_input(*warm, spec)  # the decoder's own first-use cost is not the bomb's
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+started = time.perf_counter()
+try:
+    loaded = load_input(data, name, spec)
+    outcome = "read: " + ("; ".join(loaded.sample.notices) or "no notice")
+except InputError as err:
+    outcome = "refused: " + str(err)
+seconds = time.perf_counter() - started
+grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+print(json.dumps({"bytes": len(data), "seconds": round(seconds, 3), "peak_mb_growth": round(grown, 1), "outcome": outcome}))
+"""
+
+
+def bombs() -> list[dict]:
+    rows = []
+    for kind, (modality, make, name) in BOMBS.items():
+        out = subprocess.run([sys.executable, "-c", BOMB_SCRIPT, modality, make, name], cwd=ROOT, capture_output=True,
+                             text=True, timeout=600, check=True)
+        rows.append({"kind": kind, **json.loads(out.stdout.strip().splitlines()[-1])})
+    return rows
+
+
+def markdown(report: dict) -> str:
+    lines = [f"Measured by `{report['command']}` (seed {report['seed']}) on {report['machine']}, "
+             f"commit {report['run']['git_commit'][:10]}.", "", "### Hostile models",
+             "", f"Default limits with a {MODEL_LIMITS.cap_seconds:g} s cap: {MODEL_LIMITS.memory_mb} MB of address "
+             f"space, {MODEL_LIMITS.floor_seconds:g} s to {MODEL_LIMITS.cap_seconds:g} s per call.", "",
+             "| model | bytes | seconds | what happened | canary leaked |", "|---|---|---|---|---|"]
+    lines += [f"| {r['kind']} | {r['bytes']:,} | {r['seconds']} | {r['outcome'].replace('|', '/')} | "
+              f"{'YES' if r['canary_leaked'] else 'no'} |" for r in report["models"]]
+    lines += ["", "### The jail's cost per query", "",
+              "Median milliseconds per call, ONNX Runtime in this process against the same model in its jail "
+              "(one thread each), same run:", "", "| victim | batch | in process (ms) | jail (ms) | ratio |",
+              "|---|---|---|---|---|"]
+    lines += [f"| `{r['victim']}` | {r['batch']} | {r['in_process_ms']} | {r['jail_ms']} | {r['ratio']}x |"
+              for r in report["jail_cost"]]
+    lines += ["", "### Data bombs", "", "Each in a fresh process: seconds to answer, and how much the peak resident "
+              "memory grew over the loader's own imports.", "", "| file | bytes | seconds | peak memory growth (MB) | "
+              "what happened |", "|---|---|---|---|---|"]
+    lines += [f"| {r['kind']} | {r['bytes']:,} | {r['seconds']} | {r['peak_mb_growth']} | {r['outcome']} |"
+              for r in report["bombs"]]
+    f = report["fuzz"]
+    lines += ["", "### Fuzz", "", f"{f['cases_per_file']} mutations of each of {len(f['cases'])} valid files: "
+              f"{sum(f['cases'].values()):,} cases, {f['share_decoded']:.0%} reached a decoder, "
+              f"{len(f['findings'])} escapes or slow cases; the slowest case took {max(f['slowest'].values()):.2f} s.",
+              "", "| file | cases | reached a decoder | slowest (s) |", "|---|---|---|---|"]
+    lines += [f"| {name} | {f['cases'][name]} | {f['decoded'][name]} | {f['slowest'][name]:.2f} |" for name in f["cases"]]
+    lines += [f"- finding: {finding}" for finding in f["findings"]]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=200, help="mutations of each corpus file")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    report = {"run": run_record(args.seed), "seed": args.seed,
+              "command": f"python -m benchmarks.reliability --cases {args.cases} --seed {args.seed}",
+              "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+              "models": hostile_models(), "jail_cost": jail_cost(), "bombs": bombs()}
+    stats = fuzz(args.cases, args.seed)
+    report["fuzz"] = {"cases_per_file": args.cases, "cases": stats.cases, "decoded": stats.decoded,
+                      "slowest": {k: round(v, 3) for k, v in stats.slowest.items()}, "findings": stats.findings,
+                      "share_decoded": round(stats.share_decoded(), 4)}
+    (OUT / "reliability.json").write_text(json.dumps(report, indent=1))
+    measured = markdown(report)
+    page = OUT / "reliability.md"
+    head = page.read_text().split(MEASURED)[0] if page.exists() and MEASURED in page.read_text() else ""
+    page.write_text(head + MEASURED + "\n\n" + measured)
+    print(measured)
+
+
+MEASURED = "## Measured"
+
+if __name__ == "__main__":
+    main()
