@@ -80,7 +80,7 @@ def stopping_on_model_limits() -> Iterator[None]:
     try:
         yield
     except ModelStopped as stopped:
-        st.error(f"{stopped} Nothing was kept from this run; the model's worker starts afresh on the next one.")
+        st.error(f"{stopped}. Nothing was kept from this run; the model's worker starts afresh on the next one.")
         st.stop()
 
 

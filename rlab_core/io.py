@@ -104,7 +104,10 @@ def read_ecg_table(data: bytes, filename: str, suffix: str) -> tuple[np.ndarray,
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InputError(f"{filename}: not a text CSV file (it holds binary data)") from None
-    rows = [row for row in csv.reader(io.StringIO(text), dialect=_sniff_dialect(text)) if any(c.strip() for c in row)]
+    try:
+        rows = [row for row in csv.reader(io.StringIO(text), dialect=_sniff_dialect(text)) if any(c.strip() for c in row)]
+    except csv.Error as err:  # e.g. a stray carriage return inside a field
+        raise InputError(f"{filename}: not a readable CSV table ({err})") from None
     if not rows:
         raise InputError(f"{filename}: the file holds no rows")
     header = rows[0] if any(not _is_number(cell) for cell in rows[0]) else None

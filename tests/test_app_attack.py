@@ -161,3 +161,25 @@ def test_a_kept_attack_is_shown_only_on_the_network_it_ran_on() -> None:
     assert "Result" not in [s.value for s in at.subheader]  # its figures are the shipped weights'
     checked(at.radio(key="weights_ecg-cnn").set_value("shipped").run())
     assert "Result" in [s.value for s in at.subheader]
+
+
+def test_an_attack_on_a_model_that_stops_answering_says_so_and_the_page_goes_on(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from test_jail import hangs_after_clean
+
+    monkeypatch.setenv("RLAB_MODEL_CAP_SECONDS", "3")
+    sample = get_spec("image-cnn").dataset("test")[0]
+    model = hangs_after_clean(sample.x, sample.y).SerializeToString()  # answers the clean input, then hangs
+    at = attack_page("image")
+    checked(at.radio(key="weights_image-cnn").set_value("onnx").run())
+    checked(at.file_uploader(key="onnx_image-cnn").set_value(("hangs.onnx", model, "application/octet-stream")).run())
+    assert not at.error
+    checked(at.radio(key="attacker_image-cnn_onnx").set_value("random").run())
+    checked(at.button(key="attack").click().run())
+    assert [e.value.startswith("hangs.onnx took longer than 1 s to answer 1 input, and was stopped") for e in at.error] \
+        == [True], [e.value for e in at.error]
+    assert "Result" not in [s.value for s in at.subheader]
+    checked(at.radio(key="weights_image-cnn").set_value("shipped").run())  # the page goes on, on another network
+    checked(at.radio(key="attacker_image-cnn_shipped").set_value("random").run())
+    checked(at.button(key="attack").click().run())
+    assert not at.error and "Result" in [s.value for s in at.subheader]

@@ -7,14 +7,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from benchmarks.fuzz import CASE_SECONDS, FuzzStats, corpus, mutate, run_case
+from benchmarks.fuzz import CASE_SECONDS, FuzzStats, corpus, mutate, run_case, warm_up
 
 CASES = 180
 
 
 @pytest.fixture(scope="module")
 def files() -> dict[str, tuple[str, bytes]]:
-    return corpus()
+    files = corpus()
+    warm_up(files)
+    return files
 
 
 def test_mutated_uploads_raise_only_the_loaders_errors_in_bounded_time(files: dict[str, tuple[str, bytes]]) -> None:

@@ -174,9 +174,9 @@ def test_the_jail_refuses_an_answer_that_is_not_scores() -> None:
 
 
 # --------------------------------------------------------------------------------- the CLI
-def hangs_after_clean(clean: torch.Tensor) -> ModelProto:
-    """Answers the upload check's probe and the ``clean`` input; loops for ever on anything else
-    (told apart by the sum of the batch's values)."""
+def hangs_after_clean(clean: torch.Tensor, label: int = 0) -> ModelProto:
+    """Answers the upload check's probe and the ``clean`` input (with ``label`` on top); loops for
+    ever on anything else (told apart by the sum of the batch's values)."""
     probe = torch.rand(2, *hostile.SHAPE, generator=torch.Generator().manual_seed(0))  # load_onnx's probe
     model = hostile.never_answers()
     graph = model.graph
@@ -192,8 +192,9 @@ def hangs_after_clean(clean: torch.Tensor) -> ModelProto:
     decide += [helper.make_node("And", ["not_clean_sum", "not_probe_sum"], ["hang"]),
                helper.make_node("Cast", ["hang"], ["hang_count"], to=TensorProto.INT64),
                helper.make_node("Mul", ["hang_count", "forever"], ["steps"])]
-    # The loop's result multiplies zero weights: add real ones after it, so that the answer means something.
-    weights = np.random.default_rng(0).normal(size=(hostile.FEATURES, 10)).astype(np.float32)
+    # The loop's result multiplies zero weights: add ones after it that score the sum of the pixels for ``label``.
+    weights = np.zeros((hostile.FEATURES, 10), np.float32)
+    weights[:, label] = 1.0
     graph.initializer.append(numpy_helper.from_array(weights, "W1"))
     nodes = list(graph.node)
     nodes[-1].input[1] = "W_total"  # the classifier's MatMul

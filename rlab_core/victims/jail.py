@@ -175,8 +175,7 @@ class ModelJail:
         deadline = time.monotonic() + seconds
         encoded = json.dumps(header).encode()
         try:
-            self._send(FRAME.pack(len(encoded), len(payload)) + encoded, deadline)
-            self._send(payload, deadline)
+            self._send(FRAME.pack(len(encoded), len(payload)) + encoded + payload, deadline)  # one write, mostly
             reply, answer = self._receive(deadline, max_payload)
         except _Deadline:
             raise self._stopped(f"{self.filename} took longer than {seconds:g} s {doing}, and was stopped") from None

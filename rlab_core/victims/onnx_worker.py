@@ -3,8 +3,8 @@
 :mod:`rlab_core.victims.jail` starts this file as a script (``python -I onnx_worker.py MB``), so it
 imports nothing of the project: only the standard library, NumPy, ONNX Runtime and ONNX's protobuf
 classes (read from their file, without the 1.4 s ``import onnx``). Before anything else it limits its
-own address space to ``MB`` megabytes, asks the kernel to kill it when its parent dies, and moves to
-an empty folder of its own, so that a path inside a model resolves to nothing.
+own address space to ``MB`` megabytes, starts a thread that ends it when its parent dies, and moves
+to an empty folder of its own, so that a path inside a model resolves to nothing.
 
 It answers messages on stdin with replies on its own copy of stdout (fd 1 itself goes to stderr, so
 that nothing a native library prints can corrupt a reply). A message and a reply are a frame:
@@ -22,21 +22,21 @@ to follow the file's name; the worker goes on serving. A time limit is the paren
 """
 from __future__ import annotations
 
-import ctypes
 import importlib.util
 import json
 import os
 import resource
-import signal
 import struct
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 from typing import Any, BinaryIO
 
 FRAME = struct.Struct("<IQ")  # header length, payload length
 MAX_SCORES_PER_INPUT = 100_000  # more is not a classifier's answer (and could flood the parent)
-PR_SET_PDEATHSIG = 1
+PARENT_CHECK_SECONDS = 0.5
 
 
 def onnx_protos() -> Any:
@@ -182,11 +182,19 @@ def confine(memory_mb: int) -> str:
     limit = memory_mb * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a crash leaves no core file of the server's memory
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    threading.Thread(target=exit_with_parent, args=(os.getppid(),), daemon=True).start()
     folder = tempfile.mkdtemp(prefix="rlab-jail-")
     os.chdir(folder)
     return folder
+
+
+def exit_with_parent(parent: int) -> None:
+    """End this process soon after its parent ends, even in the middle of a kernel (ONNX Runtime
+    releases the GIL while it runs). Not ``PR_SET_PDEATHSIG``: that fires when the *thread* that
+    started the worker ends, and a Streamlit page's thread ends after every run."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(0)
 
 
 def main() -> None:
