@@ -256,3 +256,15 @@ def test_an_explanation_that_hits_a_limit_stops_and_keeps_its_record(tmp_path: P
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
     record = json.loads((tmp_path / "maps" / "explanation.json").read_text())
     assert record["stopped_in"] == "occlusion" and record["queries_at_stop"] >= 2
+
+
+def test_a_benchmark_that_hits_a_limit_stops_and_keeps_its_record(tmp_path: Path) -> None:
+    sample = TEMPLATE.dataset("test")[0]
+    path = tmp_path / "hangs.onnx"
+    path.write_bytes(hangs_after_clean(sample.x, sample.y).SerializeToString())  # hangs on the second test item
+    out = run_cli("bench", "--modality", "image", "--attacks", "random", "--n", "3", "--budget", "20", "--model",
+                  str(path), "--out", str(tmp_path / "bench.json"))
+    [line] = out.stderr.strip().splitlines()[-1:]
+    assert out.returncode == 2 and "hangs.onnx took longer than 1 s to answer 1 input" in line, out.stderr
+    record = json.loads((tmp_path / "bench.json").read_text())
+    assert record["stopped"] in line and record["command"].endswith(f"--model {path} --out {tmp_path / 'bench.json'}")
