@@ -2,7 +2,9 @@
 
 Every case takes a valid file (an ECG table, an image, a clip, an ONNX classifier), mutates a few
 of its bytes (flips, insertions, deletions, a cut, a repeated run) so that most cases still pass
-the magic-number checks, and hands it to the loader a user's upload goes through. A loader may
+the magic-number checks, and hands it to the loader a user's upload goes through. A model is
+mostly mutated through its parsed graph instead (:func:`mutate_model`): changed bytes rarely get
+past protobuf's framing. A loader may
 answer or raise its own error (``InputError``, or ``VictimError`` for models); anything else
 escaping, or a case slower than :data:`CASE_SECONDS`, is a finding.
 
@@ -112,6 +114,58 @@ def mutate(data: bytes, rng: np.random.Generator) -> bytes:
     return bytes(out)
 
 
+OPERATORS = ("Relu", "MatMul", "Add", "Reshape", "Conv", "MaxPool", "Flatten", "Gather", "Expand", "Loop", "If",
+             "Softmax", "Concat", "Transpose", "Cast", "Identity", "NotAnOperator")
+
+
+def mutate_model(data: bytes, rng: np.random.Generator) -> bytes:
+    """A structure-aware mutation of an ONNX model: one to three edits of the parsed graph (an
+    operator, a wiring, a shape, a type, an attribute, the weights' bytes, a node dropped or
+    repeated, the opset), then serialised again, so that the case gets past protobuf's parser and
+    into ONNX Runtime's checks and kernels."""
+    model = ModelProto()
+    model.ParseFromString(data)
+    graph = model.graph
+    names = [*(t.name for t in graph.initializer), *(i.name for i in graph.input),
+             *(o for n in graph.node for o in n.output)]
+    for _ in range(int(rng.integers(1, 4))):
+        node = graph.node[int(rng.integers(len(graph.node)))] if len(graph.node) else None
+        tensor = graph.initializer[int(rng.integers(len(graph.initializer)))] if len(graph.initializer) else None
+        kind = int(rng.integers(9))
+        if kind == 0 and node is not None:
+            node.op_type = str(rng.choice(OPERATORS))
+        elif kind == 1 and node is not None and len(node.input):
+            node.input[int(rng.integers(len(node.input)))] = str(rng.choice([*names, "nowhere"]))
+        elif kind == 2 and tensor is not None:
+            tensor.dims[:] = [int(d) for d in rng.choice([0, 1, 2, 10, -1, 2**31, 2**40], int(rng.integers(0, 4)))]
+        elif kind == 3 and tensor is not None:
+            tensor.data_type = int(rng.integers(0, 26))
+        elif kind == 4 and tensor is not None:
+            cut = int(rng.integers(0, len(tensor.raw_data) + 1))
+            tensor.raw_data = tensor.raw_data[:cut] + rng.bytes(int(rng.integers(0, 16)))
+        elif kind == 5 and len(graph.input):
+            dims = graph.input[0].type.tensor_type.shape.dim
+            if len(dims):
+                dims[int(rng.integers(len(dims)))].dim_value = int(rng.choice([0, 1, 3, 28, 2**20]))
+        elif kind == 6 and node is not None and len(node.attribute):
+            attribute = node.attribute[int(rng.integers(len(node.attribute)))]
+            attribute.ints[:] = [int(v) for v in rng.integers(-2, 64, int(rng.integers(0, 4)))]
+            attribute.i = int(rng.integers(-2, 2**20))
+        elif kind == 7 and node is not None:
+            if rng.random() < 0.5:
+                graph.node.remove(node)
+            else:
+                graph.node.append(node)
+        elif kind == 8 and len(model.opset_import):
+            model.opset_import[0].version = int(rng.integers(0, 30))
+    return model.SerializeToString()
+
+
+def mutated(modality: str, data: bytes, rng: np.random.Generator) -> bytes:
+    """A case for a file of ``modality``: a model's graph edited in most cases, else a few bytes changed."""
+    return mutate_model(data, rng) if modality == "onnx" and rng.random() < 0.75 else mutate(data, rng)
+
+
 @dataclass
 class FuzzStats:
     """What a fuzz run saw, per corpus file: cases, cases that reached a decoder, the slowest case,
@@ -185,5 +239,5 @@ def fuzz(cases_per_file: int, seed: int = 0, files: dict[str, tuple[str, bytes]]
     for offset, (name, (modality, data)) in enumerate(sorted(files.items())):
         rng = np.random.default_rng([seed, offset])
         for _ in range(cases_per_file):
-            run_case(name, modality, mutate(data, rng), stats)
+            run_case(name, modality, mutated(modality, data, rng), stats)
     return stats

@@ -33,10 +33,11 @@ def classifier(nodes: list, initializers: list | None = None, weights: str = "W"
     """``scores = flatten(x) @ weights``, after ``nodes`` (which may make ``weights``)."""
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", *SHAPE])
     scores = helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["batch", CLASSES])
-    body = [*nodes, helper.make_node("Flatten", ["x"], ["flat"]), helper.make_node("MatMul", ["flat", weights], ["scores"])]
+    body = [*nodes, helper.make_node("Flatten", ["x"], ["flat"]),
+            helper.make_node("MatMul", ["flat", weights], ["scores"])]
     graph = helper.make_graph(body, "hostile", [x], [scores], initializer=initializers or [], **graph_parts)
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid("rlab.local", 1)],
-                             ir_version=9)
+    opsets = [helper.make_opsetid("", OPSET), helper.make_opsetid("rlab.local", 1)]
+    return helper.make_model(graph, opset_imports=opsets, ir_version=9)
 
 
 def reads_top_level(location: str) -> ModelProto:
@@ -102,7 +103,8 @@ def never_answers(steps: int = 10**12) -> ModelProto:
          helper.make_tensor_value_info("next", TensorProto.FLOAT, [1])],
         initializer=[numpy_helper.from_array(np.ones(1, np.float32), "one")])
     constants = [numpy_helper.from_array(np.array(steps, np.int64), "steps"),
-                 numpy_helper.from_array(np.array(True), "go"), numpy_helper.from_array(np.zeros(1, np.float32), "start"),
+                 numpy_helper.from_array(np.array(True), "go"),
+                 numpy_helper.from_array(np.zeros(1, np.float32), "start"),
                  numpy_helper.from_array(np.zeros((FEATURES, CLASSES), np.float32), "W0")]
     nodes = [helper.make_node("Loop", ["steps", "go", "start"], ["spun"], body=body),
              helper.make_node("Mul", ["W0", "spun"], ["W"])]

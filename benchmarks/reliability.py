@@ -97,7 +97,7 @@ def jail_cost() -> list[dict]:
         for batch, repeats in REPEATS.items():
             x = torch.rand(batch, *spec.input_shape)
             numpy_x = x.numpy()
-            in_process = median_ms(lambda b: session.run(None, {"x": b}), numpy_x, repeats)
+            in_process = median_ms(lambda b, s=session: s.run(None, {"x": b}), numpy_x, repeats)
             through_jail = median_ms(jailed, x, repeats)
             rows.append({"victim": victim, "batch": batch, "in_process_ms": round(in_process, 3),
                          "jail_ms": round(through_jail, 3), "ratio": round(through_jail / in_process, 2)})
@@ -140,7 +140,8 @@ seconds = time.perf_counter() - started
 done.set()
 sampler.join()
 grown = max(peak[0], rss_mb()) - before
-print(json.dumps({"bytes": len(data), "seconds": round(seconds, 3), "peak_mb_growth": round(grown, 1), "outcome": outcome}))
+print(json.dumps({"bytes": len(data), "seconds": round(seconds, 3), "peak_mb_growth": round(grown, 1),
+                  "outcome": outcome}))
 """
 
 
@@ -193,8 +194,8 @@ def markdown(report: dict) -> str:
     lines += [f"| `{r['victim']}` | {r['batch']} | {r['in_process_ms']} | {r['jail_ms']} | {r['ratio']}x |"
               for r in report["jail_cost"]]
     lines += ["", "### Data bombs", "", "Each in a fresh process: seconds to answer, and how much the peak resident "
-              "memory grew while the file was loaded (sampled every 2 ms), over the loader's own imports.", "", "| file | bytes | seconds | peak memory growth (MB) | "
-              "what happened |", "|---|---|---|---|---|"]
+              "memory grew while the file was loaded (sampled every 2 ms), over the loader's own imports.", "",
+              "| file | bytes | seconds | peak memory growth (MB) | what happened |", "|---|---|---|---|---|"]
     lines += [f"| {r['kind']} | {r['bytes']:,} | {r['seconds']} | {r['peak_mb_growth']} | {r['outcome']} |"
               for r in report["bombs"]]
     f = report["fuzz"]
@@ -202,7 +203,8 @@ def markdown(report: dict) -> str:
               f"{sum(f['cases'].values()):,} cases, {f['share_decoded']:.0%} reached a decoder, "
               f"{len(f['findings'])} escapes or slow cases; the slowest case took {max(f['slowest'].values()):.2f} s.",
               "", "| file | cases | reached a decoder | slowest (s) |", "|---|---|---|---|"]
-    lines += [f"| {name} | {f['cases'][name]} | {f['decoded'][name]} | {f['slowest'][name]:.2f} |" for name in f["cases"]]
+    lines += [f"| {name} | {f['cases'][name]} | {f['decoded'][name]} | {f['slowest'][name]:.2f} |"
+              for name in f["cases"]]
     lines += [f"- finding: {finding}" for finding in f["findings"]]
     return "\n".join(lines) + "\n"
 
@@ -224,7 +226,7 @@ def main() -> None:
     (OUT / "reliability.json").write_text(json.dumps(report, indent=1))
     measured = markdown(report)
     page = OUT / "reliability.md"
-    head = page.read_text().split(MEASURED)[0] if page.exists() and MEASURED in page.read_text() else ""
+    head = page.read_text().split(MEASURED)[0] if page.exists() else ""  # the prose above the figures stays
     page.write_text(head + MEASURED + "\n\n" + measured)
     print(measured)
 

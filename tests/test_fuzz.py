@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from benchmarks.fuzz import CASE_SECONDS, FuzzStats, corpus, mutate, run_case, warm_up
+from benchmarks.fuzz import CASE_SECONDS, FuzzStats, corpus, mutated, run_case, warm_up
 
 CASES = 180
 
@@ -27,7 +27,7 @@ def test_mutated_uploads_raise_only_the_loaders_errors_in_bounded_time(files: di
     @given(name=st.sampled_from(sorted(files)), seed=st.integers(0, 2**32 - 1))
     def case(name: str, seed: int) -> None:
         modality, data = files[name]
-        run_case(name, modality, mutate(data, np.random.default_rng(seed)), stats)
+        run_case(name, modality, mutated(modality, data, np.random.default_rng(seed)), stats)
 
     case()
     assert sum(stats.cases.values()) >= CASES // 2 and set(stats.cases) == set(files)

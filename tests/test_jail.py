@@ -117,7 +117,8 @@ def test_a_crashed_worker_is_one_message_and_the_next_call_starts_a_new_one() ->
     black_box = BlackBox(model, TEMPLATE.input_shape)
     black_box.probs(torch.rand(*hostile.SHAPE))
     os.kill(model.jail._process.pid, signal.SIGSEGV)
-    with pytest.raises(ModelStopped, match=r"honest\.onnx crashed ONNX Runtime \(SIGSEGV\) to answer 5 inputs") as stopped:
+    crashed = r"honest\.onnx crashed ONNX Runtime \(SIGSEGV\) to answer 5 inputs"
+    with pytest.raises(ModelStopped, match=crashed) as stopped:
         black_box.probs(torch.rand(5, *hostile.SHAPE))
     assert stopped.value.queries == 6  # the black box says what was spent, the stopped batch included
     assert black_box.probs(torch.rand(2, *hostile.SHAPE)).shape == (2, 10)
@@ -215,7 +216,8 @@ def test_cli_refuses_hostile_models_in_one_line(tmp_path: Path) -> None:
     reads.write_bytes(hostile.reads_function("secret.bin").SerializeToString())
     never = tmp_path / "never.onnx"
     never.write_bytes(hostile.never_answers().SerializeToString())
-    for path, message in ((reads, "keeps weights outside the file"), (never, "took longer than 3 s to answer 2 inputs")):
+    for path, message in ((reads, "keeps weights outside the file"),
+                          (never, "took longer than 3 s to answer 2 inputs")):
         out = run_cli("predict", "--modality", "image", "--sample", "0", "--model", str(path), "--json")
         [line] = out.stderr.strip().splitlines()
         assert out.returncode == 2 and message in line and out.stdout == "" and not leaked(out.stderr), out.stderr
@@ -239,7 +241,8 @@ def test_an_attack_that_hits_a_limit_stops_and_keeps_its_record(tmp_path: Path) 
     out = run_cli("attack", "--modality", "image", "--input", str(image), "--model", str(path), "--budget", "50",
                   "--json", "--out", str(tmp_path / "run"))
     [line] = out.stderr.strip().splitlines()
-    assert out.returncode == 2 and line.startswith("error: hangs.onnx took longer than 1 s to answer 1 input"), out.stderr
+    assert out.returncode == 2, out.stderr
+    assert line.startswith("error: hangs.onnx took longer than 1 s to answer 1 input")
     record = json.loads(out.stdout)
     assert record["queries_at_stop"] == 2 and record["stopped"] in line  # the clean prediction, then the first step
     assert record["model"]["file"] == "hangs.onnx"

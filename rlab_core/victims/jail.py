@@ -25,6 +25,7 @@ import time
 import weakref
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -72,7 +73,7 @@ class JailLimits:
     def from_env(cls) -> JailLimits:
         """The defaults, with any limit the environment sets (see the module's docstring)."""
         types = {f.name: f.type for f in fields(cls)}
-        given = {}
+        given: dict[str, Any] = {}
         for name, variable in cls.ENVIRONMENT.items():
             if os.environ.get(variable):
                 try:
@@ -212,8 +213,15 @@ class ModelJail:
         return _kill([process], grace)
 
     # ----------------------------------------------------------------------- pipes, with deadlines
+    def _pipe(self, name: str) -> int:
+        """The file descriptor of the worker's ``stdin`` or ``stdout``."""
+        stream = getattr(self._process, name, None)
+        if stream is None:
+            raise _Died
+        return stream.fileno()
+
     def _send(self, data: bytes, deadline: float) -> None:
-        fd = self._process.stdin.fileno()
+        fd = self._pipe("stdin")
         view = memoryview(data)
         os.set_blocking(fd, False)
         while view:
@@ -227,7 +235,7 @@ class ModelJail:
             view = view[sent:]
 
     def _receive(self, deadline: float, max_payload: int) -> tuple[dict, bytes]:
-        fd = self._process.stdout.fileno()
+        fd = self._pipe("stdout")
         header_size, payload_size = FRAME.unpack(_read(fd, FRAME.size, deadline))
         if header_size > MAX_HEADER_BYTES or payload_size > max_payload:
             raise _Died

@@ -46,6 +46,8 @@ def onnx_protos() -> Any:
         raise ImportError("the onnx package is not installed")
     path = Path(next(iter(found.submodule_search_locations))) / "onnx_ml_pb2.py"
     spec = importlib.util.spec_from_file_location("rlab_onnx_ml_pb2", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -89,7 +91,7 @@ class Worker:
 
         self.np, self.ort, self.protos = numpy, onnxruntime, onnx_protos()
         self.empty_folder = empty_folder
-        self.session = None
+        self.session: Any = None
 
     def load(self, data: bytes) -> dict:
         model = self.protos.ModelProto()
@@ -130,7 +132,8 @@ class Worker:
         if scores.size > MAX_SCORES_PER_INPUT * max(1, len(batch)):
             return refusal("failed", f"gives {scores.size:,} values for {len(batch)} input(s), not one score "
                                      "per class"), b""
-        return {"ok": True, "shape": list(scores.shape)}, self.np.ascontiguousarray(scores, dtype=self.np.float64).tobytes()
+        answer = self.np.ascontiguousarray(scores, dtype=self.np.float64).tobytes()
+        return {"ok": True, "shape": list(scores.shape)}, answer
 
 
 def build_session(ort: Any, data: bytes, empty_folder: str) -> Any:
