@@ -24,7 +24,8 @@ import numpy as np
 from onnx import ModelProto, TensorProto, helper, numpy_helper
 from PIL import Image
 
-from rlab_core.io import InputError, load_input
+from rlab_core.decode import InputError
+from rlab_core.io import load_input
 from rlab_core.victims import VictimError, get_spec
 from rlab_core.victims.jail import JailLimits
 from rlab_core.victims.onnx_model import load_onnx
@@ -191,9 +192,9 @@ def decoder_spies(reached: list[bool]) -> None:
         return wrapped
 
     with ExitStack() as stack:
-        for where, target in (("rlab_core.io.Image.open", Image.open), ("rlab_core.io.av.open", av.open),
-                              ("rlab_core.io.csv.reader", __import__("csv").reader),
-                              ("rlab_core.io.np.load", np.load)):
+        for where, target in (("rlab_core.decode.Image.open", Image.open), ("rlab_core.decode.av.open", av.open),
+                              ("rlab_core.decode.csv.reader", __import__("csv").reader),
+                              ("rlab_core.decode.np.load", np.load)):
             stack.enter_context(mock.patch(where, spy(target)))
         yield
 

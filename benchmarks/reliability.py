@@ -111,7 +111,8 @@ import io, json, resource, sys, threading, time
 import numpy as np
 from PIL import Image
 from benchmarks import hostile
-from rlab_core.io import InputError, load_input
+from rlab_core.decode import InputError
+from rlab_core.io import load_input
 from rlab_core.victims import DEFAULT_VICTIM, get_spec
 def black_png(side):
     out = io.BytesIO(); Image.new("RGB", (side, side)).save(out, "PNG"); return out.getvalue()

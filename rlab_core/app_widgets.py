@@ -17,7 +17,8 @@ from streamlit.delta_generator import DeltaGenerator
 
 from rlab_core import app_support, background, plots, robustness
 from rlab_core.app_support import ONNX, WEIGHT_NAMES
-from rlab_core.io import ECG_FS_RANGE, MAX_BYTES, SUFFIXES, InputError, LoadedInput
+from rlab_core.decode import ECG_FS_RANGE, InputError
+from rlab_core.io import MAX_BYTES, SUFFIXES, LoadedInput
 from rlab_core.sample import Sample
 from rlab_core.victims import VictimError, VictimSpec
 from rlab_core.victims.jail import ModelStopped

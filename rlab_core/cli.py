@@ -8,7 +8,8 @@ from pathlib import Path
 
 from rlab_core.attack.result import StepRecord
 from rlab_core.attack.runner import DEFAULT_BUDGET
-from rlab_core.io import MAX_BYTES, InputError, load_input
+from rlab_core.decode import InputError
+from rlab_core.io import MAX_BYTES, load_input
 from rlab_core.run_record import run_record
 from rlab_core.sample import Sample
 from rlab_core.victims import (

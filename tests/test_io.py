@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rlab_core.io import InputError, load_input
+from rlab_core.decode import InputError
+from rlab_core.io import load_input
 from rlab_core.victims import get_spec
 
 ECG = get_spec("ecg-cnn")

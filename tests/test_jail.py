@@ -96,7 +96,7 @@ def test_a_never_ending_graph_is_stopped_at_the_cap_and_the_next_upload_works() 
     started = time.monotonic()
     with pytest.raises(ModelStopped, match=r"never\.onnx took longer than 3 s to answer 2 inputs, and was stopped"):
         load_onnx(hostile.never_answers().SerializeToString(), TEMPLATE, "never.onnx", LIMITS)
-    assert time.monotonic() - started < LIMITS.cap_seconds + 3
+    assert time.monotonic() - started < LIMITS.cap_seconds + 10  # the cap, and a worker start on a busy machine
     model = load_onnx(hostile.honest().SerializeToString(), TEMPLATE, "honest.onnx", LIMITS)
     assert model(torch.rand(3, *hostile.SHAPE)).shape == (3, 10)
 
@@ -109,7 +109,7 @@ def test_a_single_kernel_bomb_is_stopped_within_its_limits(side: int, message: s
     started = time.monotonic()
     with pytest.raises(ModelStopped, match=message):
         load_onnx(hostile.one_huge_kernel(side).SerializeToString(), TEMPLATE, "bomb.onnx", LIMITS)
-    assert time.monotonic() - started < LIMITS.cap_seconds + 3
+    assert time.monotonic() - started < LIMITS.cap_seconds + 10  # the cap, and a worker start on a busy machine
 
 
 def test_a_crashed_worker_is_one_message_and_the_next_call_starts_a_new_one() -> None:

@@ -17,7 +17,7 @@ from PIL import Image
 from rlab_core import ASSETS
 from rlab_core.convert import fit_frames, fit_image, sample_frame_indices
 from rlab_core.datasets.base import check_split
-from rlab_core.io import read_video
+from rlab_core.decode import read_video
 from rlab_core.sample import Sample
 
 PHOTOS = ASSETS / "data" / "photos"
