@@ -5,8 +5,8 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rlab_core.attack.result import StepRecord
 from rlab_core.attack.runner import DEFAULT_BUDGET
 from rlab_core.decode import InputError
 from rlab_core.io import MAX_BYTES, load_input
@@ -20,6 +20,9 @@ from rlab_core.victims import (
     predict_proba,
 )
 from rlab_core.victims.jail import ModelStopped
+
+if TYPE_CHECKING:
+    from rlab_core.attack.result import StepRecord
 
 TOP_K = 5
 

