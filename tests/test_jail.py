@@ -271,3 +271,25 @@ def test_a_benchmark_that_hits_a_limit_stops_and_keeps_its_record(tmp_path: Path
     assert out.returncode == 2 and "hangs.onnx took longer than 1 s to answer 1 input" in line, out.stderr
     record = json.loads((tmp_path / "bench.json").read_text())
     assert record["stopped"] in line and record["command"].endswith(f"--model {path} --out {tmp_path / 'bench.json'}")
+
+
+def test_the_refusal_comes_before_any_session_and_the_worker_sees_no_secret(
+        canary: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker's own load, in this process: a model pointing outside never reaches ONNX Runtime."""
+    from rlab_core.victims import onnx_worker
+
+    def no_session(*_args):
+        raise AssertionError("a session was built for a model that reads a server file")
+
+    monkeypatch.setattr(onnx_worker, "build_session", no_session)
+    worker = onnx_worker.Worker(str(tmp_path))
+    for make in hostile.READERS.values():
+        reply = worker.load(make("secret.bin").SerializeToString())
+        assert reply["kind"] == "refused" and "keeps weights outside the file" in reply["message"]
+    # The worker's environment holds none of the server's variables but what a process needs.
+    monkeypatch.setenv("RLAB_SERVER_SECRET", "hunter2")
+    jail = ModelJail(LIMITS)
+    jail._start(LIMITS.cap_seconds)
+    seen = subprocess.run(["cat", f"/proc/{jail._process.pid}/environ"], capture_output=True, check=True).stdout
+    jail.close()
+    assert b"RLAB_SERVER_SECRET" not in seen and b"hunter2" not in seen and b"OMP_NUM_THREADS=1" in seen

@@ -34,6 +34,7 @@ from rlab_core.victims.registry import VictimError
 
 WORKER = Path(__file__).with_name("onnx_worker.py")
 MAX_HEADER_BYTES = 1 << 20  # a reply's JSON header is a few hundred bytes
+WORKER_ENVIRONMENT = ("PATH", "LD_LIBRARY_PATH", "LANG", "LC_ALL", "TMPDIR", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
 class ModelStopped(VictimError):
@@ -157,8 +158,10 @@ class ModelJail:
         return reply
 
     def _start(self, seconds: float) -> None:
-        # -I: no user site, no PYTHON* variables, no current folder on the path; one thread for BLAS.
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        # -I: no user site, no PYTHON* variables, no current folder on the path. The environment is only
+        # what a process needs (the server's may hold secrets), with one thread for BLAS.
+        env = {name: os.environ[name] for name in WORKER_ENVIRONMENT if name in os.environ}
+        env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
         self._process = subprocess.Popen([sys.executable, "-I", str(WORKER), str(self.limits.memory_mb)],
                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                          env=env, start_new_session=True)
