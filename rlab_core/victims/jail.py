@@ -141,8 +141,9 @@ class ModelJail:
             reply, payload = self._exchange({"op": "run", "shape": list(batch.shape)}, batch.tobytes(), limit,
                                             f"to answer {len(batch)} input{'s' * (len(batch) != 1)}",
                                             max_payload=8 * MAX_SCORES_PER_INPUT * max(1, len(batch)))
-            shape = tuple(int(d) for d in reply["shape"])
-            if int(np.prod(shape)) * 8 != len(payload):
+            shape = reply.get("shape")
+            if (not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape)
+                    or int(np.prod(shape)) * 8 != len(payload)):
                 raise self._stopped(f"{self.filename} gave a malformed answer")
             return np.frombuffer(payload, dtype=np.float64).reshape(shape).copy()  # writable, as torch wants
 
@@ -242,7 +243,12 @@ class ModelJail:
         header_size, payload_size = FRAME.unpack(_read(fd, FRAME.size, deadline))
         if header_size > MAX_HEADER_BYTES or payload_size > max_payload:
             raise _Died
-        reply = json.loads(_read(fd, header_size, deadline))
+        try:
+            reply = json.loads(_read(fd, header_size, deadline))
+        except ValueError:  # the worker is ours, but it runs somebody else's model: trust no byte of it
+            raise _Died from None
+        if not isinstance(reply, dict):
+            raise _Died
         return reply, _read(fd, payload_size, deadline)
 
 
