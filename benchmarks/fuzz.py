@@ -12,6 +12,7 @@ escaping, or a case slower than :data:`CASE_SECONDS`, is a finding.
 """
 from __future__ import annotations
 
+import csv
 import io
 import time
 from collections.abc import Callable
@@ -193,7 +194,7 @@ def decoder_spies(reached: list[bool]) -> None:
 
     with ExitStack() as stack:
         for where, target in (("rlab_core.decode.Image.open", Image.open), ("rlab_core.decode.av.open", av.open),
-                              ("rlab_core.decode.csv.reader", __import__("csv").reader),
+                              ("rlab_core.decode.csv.reader", csv.reader),
                               ("rlab_core.decode.np.load", np.load)):
             stack.enter_context(mock.patch(where, spy(target)))
         yield

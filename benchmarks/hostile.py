@@ -47,10 +47,9 @@ def reads_top_level(location: str) -> ModelProto:
 
 def reads_sparse(location: str) -> ModelProto:
     """The weights are a sparse initializer whose values are stored in ``location``."""
-    values = external_tensor("W_values", location, (CLASSES,))
+    values = external_tensor("W", location, (CLASSES,))  # a sparse tensor is named by its values
     indices = numpy_helper.from_array(np.arange(CLASSES, dtype=np.int64) * (CLASSES + 1), "W_indices")
     sparse = helper.make_sparse_tensor(values, indices, [FEATURES, CLASSES])
-    values.name = "W"
     return classifier([], sparse_initializer=[sparse])
 
 
@@ -164,7 +163,3 @@ def mp4_declaring(width: int, height: int, frames: int = 2) -> bytes:
         container.mux(stream.encode(None))
     return out.getvalue()
 
-
-def mp4_with_frames(frames: int, side: int = 64) -> bytes:
-    """A real MP4 of ``frames`` small black frames (a long clip is cheap to make and to store)."""
-    return mp4_declaring(side, side, frames)

@@ -22,10 +22,12 @@ import io
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -39,8 +41,10 @@ from benchmarks import hostile
 from benchmarks.fuzz import fuzz
 from benchmarks.onnx import export
 from rlab_core import ROOT
+from rlab_core.decode import InputError
+from rlab_core.io import load_input
 from rlab_core.run_record import run_record
-from rlab_core.victims import VictimError, get_spec
+from rlab_core.victims import DEFAULT_VICTIM, VictimError, get_spec
 from rlab_core.victims.jail import JailLimits
 from rlab_core.victims.onnx_model import load_onnx
 
@@ -105,46 +109,40 @@ def jail_cost() -> list[dict]:
     return rows
 
 
-# Run in a fresh process that only reads the file (made by the parent), warms the loader up on a small
-# valid file, then samples its resident memory while it loads the bomb.
-BOMB_SCRIPT = """
-import io, json, resource, sys, threading, time
-import numpy as np
-from PIL import Image
-from benchmarks import hostile
-from rlab_core.decode import InputError
-from rlab_core.io import load_input
-from rlab_core.victims import DEFAULT_VICTIM, get_spec
-def black_png(side):
-    out = io.BytesIO(); Image.new("RGB", (side, side)).save(out, "PNG"); return out.getvalue()
-modality, path, name = sys.argv[1:4]
-data = open(path, "rb").read()
-spec = get_spec(DEFAULT_VICTIM[modality])
-warm = {"image": (black_png(8), "warm.png"), "video": (hostile.mp4_declaring(16, 16, 2), "warm.mp4"),
-        "ecg": (("ecg\\n" + "\\n".join(str(np.sin(t / 9)) for t in range(140))).encode(), "warm.csv")}[modality]
-load_input(*warm, spec)  # the decoder's own first-use cost is not the bomb's
-def rss_mb():
-    return int(open("/proc/self/statm").read().split()[1]) * resource.getpagesize() / 2**20
-before, peak, done = rss_mb(), [0.0], threading.Event()
-def sample():  # the peak is a high-water mark of the imports already: sample the resident size instead
-    while not done.is_set():
-        peak[0] = max(peak[0], rss_mb())
-        time.sleep(0.002)
-sampler = threading.Thread(target=sample)
-sampler.start()
-started = time.perf_counter()
-try:
-    loaded = load_input(data, name, spec)
-    outcome = "read: " + ("; ".join(loaded.sample.notices) or "no notice")
-except InputError as err:
-    outcome = "refused: " + str(err)
-seconds = time.perf_counter() - started
-done.set()
-sampler.join()
-grown = max(peak[0], rss_mb()) - before
-print(json.dumps({"bytes": len(data), "seconds": round(seconds, 3), "peak_mb_growth": round(grown, 1),
-                  "outcome": outcome}))
-"""
+def resident_mb() -> float:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * resource.getpagesize() / 2**20
+
+
+def measure_bomb(modality: str, path: Path, name: str) -> dict:
+    """Load one bomb as an upload, in this (fresh) process: seconds, and the growth of the resident
+    memory sampled while it loads (the peak is a high-water mark of the imports already)."""
+    data = path.read_bytes()
+    spec = get_spec(DEFAULT_VICTIM[modality])
+    sine = ("ecg\n" + "\n".join(str(np.sin(t / 9)) for t in range(140))).encode()
+    warm = {"image": (black_png(8), "warm.png"), "video": (hostile.mp4_declaring(16, 16, 2), "warm.mp4"),
+            "ecg": (sine, "warm.csv")}[modality]
+    load_input(*warm, spec)  # the decoder's own first-use cost is not the bomb's
+    before, peak, done = resident_mb(), [0.0], threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], resident_mb())
+            time.sleep(0.002)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    started = time.perf_counter()
+    try:
+        loaded = load_input(data, name, spec)
+        outcome = "read: " + ("; ".join(loaded.sample.notices) or "no notice")
+    except InputError as err:
+        outcome = "refused: " + str(err)
+    seconds = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    return {"bytes": len(data), "seconds": round(seconds, 3),
+            "peak_mb_growth": round(max(peak[0], resident_mb()) - before, 1), "outcome": outcome}
+
 
 
 def black_png(side: int) -> bytes:
@@ -175,8 +173,9 @@ def bombs() -> list[dict]:
         for kind, (modality, make, name) in BOMBS.items():
             path = Path(folder) / name
             path.write_bytes(make())
-            out = subprocess.run([sys.executable, "-c", BOMB_SCRIPT, modality, str(path), name], cwd=ROOT,
-                                 capture_output=True, text=True, timeout=600, check=True)
+            # A fresh process each, made to read the file the parent made: making it sets no peak.
+            out = subprocess.run([sys.executable, "-m", "benchmarks.reliability", "--bomb", modality, str(path), name],
+                                 cwd=ROOT, capture_output=True, text=True, timeout=600, check=True)
             rows.append({"kind": kind, **json.loads(out.stdout.strip().splitlines()[-1])})
     return rows
 
@@ -215,7 +214,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=200, help="mutations of each corpus file")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--bomb", nargs=3, metavar=("MODALITY", "PATH", "NAME"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.bomb:  # one bomb, in the fresh process bombs() starts
+        modality, path, name = args.bomb
+        print(json.dumps(measure_bomb(modality, Path(path), name)))
+        return
     torch.set_num_threads(1)
     report = {"run": run_record(args.seed), "seed": args.seed,
               "command": f"python -m benchmarks.reliability --cases {args.cases} --seed {args.seed}",

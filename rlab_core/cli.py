@@ -269,28 +269,27 @@ def cmd_attack(args: argparse.Namespace) -> int:
         sample = chosen_input(args, victim)
         if args.model is not None and args.attacker == "adaptive":
             raise UsageError("--attacker adaptive attacks hardened --weights, not a --model")
-        model, uploaded = chosen_network(args, victim)
-        steps: list[StepRecord] = []
-        options = {"strength": args.strength, "model": model, "on_step": steps.append}
-        if args.attacker == "random":
+        model, uploaded = chosen_network(args, victim)  # a model stopped while loading is refused: no run yet
+        agent = (None if args.attacker == "random" else load_agent(victim, warn=warn) if args.attacker == "rl"
+                 else rb.adaptive_agent(victim, args.weights, warn))
+    except (FilterError, AgentError, rb.RobustnessError) as err:
+        raise UsageError(str(err)) from None
+    head = {**network_record(args, victim, uploaded, args.seed), "modality": args.modality, "victim": victim,
+            "input": sample.name, "attacker": args.attacker, "filter": args.filter, "budget": args.budget}
+    steps: list[StepRecord] = []
+    options = {"strength": args.strength, "model": model, "on_step": steps.append}
+    try:
+        if agent is None:
             result = random_attack(victim, sample.x, sample.y, args.filter, args.budget, args.max_patches, args.seed,
                                    **options)
         else:
-            agent = (load_agent(victim, warn=warn) if args.attacker == "rl"
-                     else rb.adaptive_agent(victim, args.weights, warn))
             result = attack(victim, sample.x, sample.y, agent, args.filter, args.budget, args.max_patches, args.seed,
                             **options)
-    except (FilterError, AgentError, rb.RobustnessError) as err:
-        raise UsageError(str(err)) from None
     except ModelStopped as stopped:
-        record = {**network_record(args, victim, uploaded, args.seed), "modality": args.modality, "victim": victim,
-                  "input": sample.name, "attacker": args.attacker, "filter": args.filter, "budget": args.budget,
-                  **stopped_summary(stopped)}
-        write_stopped(args, record, "result.json", {"trajectory.json": [step.to_dict() for step in steps]})
+        write_stopped(args, {**head, **stopped_summary(stopped)}, "result.json",
+                      {"trajectory.json": [step.to_dict() for step in steps]})
         raise
-    summary = {**network_record(args, victim, uploaded, args.seed), "modality": args.modality, "victim": victim,
-               "input": sample.name, "attacker": args.attacker, "filter": args.filter, "budget": args.budget,
-               **result.summary()}
+    summary = {**head, **result.summary()}
     if args.out:
         write_attack(args.out, result, sample, summary, get_spec(victim))
     if args.json:
@@ -319,21 +318,22 @@ def cmd_explain(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise UsageError(str(err)) from None
     sample = chosen_input(args, victim)
+    try:
+        model, uploaded = chosen_network(args, victim)  # a model stopped while loading is refused: no run yet
+    except RobustnessError as err:
+        raise UsageError(str(err)) from None
+    head = {**network_record(args, victim, uploaded, args.seed), "modality": args.modality, "input": sample.name,
+            "true_label": sample.y, "budget": args.budget}
     running = ["the clean prediction"]
     try:
-        model, uploaded = chosen_network(args, victim)
         explanation = explain(victim, sample.x, sample.y, methods, args.budget, args.seed, truth=sample.mask,
                               model=model, on_progress=lambda what, _done: running.append(what))
     except ModelStopped as stopped:
-        record = {**network_record(args, victim, uploaded, args.seed), "modality": args.modality, "input": sample.name,
-                  "budget": args.budget, "stopped_in": running[-1], **stopped_summary(stopped)}
-        write_stopped(args, record, "explanation.json")
+        write_stopped(args, {**head, "stopped_in": running[-1], **stopped_summary(stopped)}, "explanation.json")
         raise
     except (AgentError, RobustnessError, ValueError) as err:
         raise UsageError(str(err)) from None
-    summary = {**network_record(args, victim, uploaded, args.seed), "modality": args.modality, "input": sample.name,
-               "true_label": sample.y, "budget": args.budget, "ground_truth": explanation.scores is not None,
-               **explanation.summary()}
+    summary = {**head, "ground_truth": explanation.scores is not None, **explanation.summary()}
     if args.out:
         write_explanation(args.out, explanation, sample, summary, get_spec(victim))
     if args.json:

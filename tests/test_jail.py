@@ -216,9 +216,10 @@ def test_cli_refuses_hostile_models_in_one_line(tmp_path: Path) -> None:
     reads.write_bytes(hostile.reads_function("secret.bin").SerializeToString())
     never = tmp_path / "never.onnx"
     never.write_bytes(hostile.never_answers().SerializeToString())
-    for path, message in ((reads, "keeps weights outside the file"),
-                          (never, "took longer than 3 s to answer 2 inputs")):
-        out = run_cli("predict", "--modality", "image", "--sample", "0", "--model", str(path), "--json")
+    for command, path, message in (("predict", reads, "keeps weights outside the file"),
+                                   ("predict", never, "took longer than 3 s to answer 2 inputs"),
+                                   ("attack", never, "took longer than 3 s to answer 2 inputs")):  # stopped at load
+        out = run_cli(command, "--modality", "image", "--sample", "0", "--model", str(path), "--json")
         [line] = out.stderr.strip().splitlines()
         assert out.returncode == 2 and message in line and out.stdout == "" and not leaked(out.stderr), out.stderr
 

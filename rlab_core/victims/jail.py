@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 import weakref
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -73,12 +73,11 @@ class JailLimits:
     @classmethod
     def from_env(cls) -> JailLimits:
         """The defaults, with any limit the environment sets (see the module's docstring)."""
-        types = {f.name: f.type for f in fields(cls)}
         given: dict[str, Any] = {}
         for name, variable in cls.ENVIRONMENT.items():
             if os.environ.get(variable):
                 try:
-                    given[name] = (int if types[name] in ("int", int) else float)(os.environ[variable])
+                    given[name] = type(getattr(cls, name))(os.environ[variable])  # the default's type
                 except ValueError:
                     raise VictimError(f"{variable}={os.environ[variable]!r} is not a number") from None
         return cls(**given)
@@ -114,7 +113,7 @@ class ModelJail:
         self._process: subprocess.Popen | None = None
         self._model: bytes | None = None
         self.restarts = 0  # workers started again after a stop (for tests and the benchmark)
-        self._finalizer = weakref.finalize(self, _kill, [None])
+        self._finalizer: weakref.finalize | None = None
 
     # ------------------------------------------------------------------------------ public calls
     def load(self, data: bytes) -> dict:
@@ -166,8 +165,9 @@ class ModelJail:
         self._process = subprocess.Popen([sys.executable, "-I", str(WORKER), str(self.limits.memory_mb)],
                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                          env=env, start_new_session=True)
-        self._finalizer.detach()
-        self._finalizer = weakref.finalize(self, _kill, [self._process])
+        if self._finalizer is not None:
+            self._finalizer.detach()
+        self._finalizer = weakref.finalize(self, _kill, [self._process])  # a worker never outlives its jail
         try:
             self._receive(time.monotonic() + max(seconds, 10.0), 0)  # "ready": the imports took their time
         except (_Deadline, _Died):
