@@ -8,7 +8,7 @@ server's first run, and every run under ``AppTest``, would start a page without 
 """
 import streamlit as st
 
-from rlab_core.victims import DEFAULT_VICTIM, MODALITIES, get_spec, victims_for
+from rlab_core.victims import DEFAULT_VICTIM, MODALITIES, get_profile, victims_for
 
 PAGES = [
     st.Page("app_pages/inspect.py", title="Inspect", icon=":material/search:", default=True),
@@ -28,7 +28,7 @@ def choose_victim() -> None:
         names = victims_for(modality)
         # A key per modality: each modality's list of victims is a different widget, starting at its default.
         victim = st.selectbox("Victim", names, index=names.index(DEFAULT_VICTIM[modality]), key=f"victim_{modality}")
-        st.caption(get_spec(victim).description)
+        st.caption(get_profile(victim).description)
     st.session_state["victim"] = victim
 
 

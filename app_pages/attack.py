@@ -14,15 +14,15 @@ from rlab_core.app_support import (
     AttackSettings,
 )
 from rlab_core.app_widgets import choose_network, input_for, stopping_on_model_limits, true_label
-from rlab_core.attack.agent import AgentError, agent_path
-from rlab_core.attack.replay import TrajectoryReplay, put_back
-from rlab_core.attack.result import StepRecord
-from rlab_core.attack.runner import DEFAULT_BUDGET, filter_strengths
-from rlab_core.attack.session import default_max_patches
+from rlab_core.agents.agent import AgentError, agent_path
+from rlab_core.attacks.replay import TrajectoryReplay, put_back
+from rlab_core.attacks.result import StepRecord
+from rlab_core.attacks.runner import DEFAULT_BUDGET, filter_strengths
+from rlab_core.attacks.session import default_max_patches
 from rlab_core.filters import filter_names, get_filter, resolve_filters
 from rlab_core.patches import PatchGrid, grid_for
 from rlab_core.sample import Sample
-from rlab_core.victims import VictimSpec, get_spec
+from rlab_core.victims import VictimProfile, get_profile
 
 RUN = "attack_run"  # the last finished attack, an AttackRun, in st.session_state
 REDRAW_SECONDS = 0.1  # the live view redraws at most this often: a fast attack takes a few ms per step,
@@ -30,7 +30,7 @@ DRAWING_SHARE = 0.25  # and spends at most about this share of its time drawing 
 MIX_LABEL = "mix (the attacker picks the filter per step)"
 
 
-def choose_settings(spec: VictimSpec, grid: PatchGrid, weights: str) -> tuple[AttackSettings, bool]:
+def choose_settings(spec: VictimProfile, grid: PatchGrid, weights: str) -> tuple[AttackSettings, bool]:
     """The attack's settings, and whether it can run (an RL attacker needs its agent)."""
     who, what, how_much = st.columns(3)
     with who:
@@ -86,7 +86,7 @@ class LiveView:
     :data:`REDRAW_SECONDS`, and less often when a redraw is slow, so that drawing takes at most
     about :data:`DRAWING_SHARE` of the attack's time."""
 
-    def __init__(self, slot, spec: VictimSpec, sample: Sample, settings: AttackSettings,
+    def __init__(self, slot, spec: VictimProfile, sample: Sample, settings: AttackSettings,
                  clean_top: tuple[str, float]) -> None:
         self.slot, self.spec, self.sample, self.settings, self.clean_top = slot, spec, sample, settings, clean_top
         self.state = TrajectoryReplay(sample.x, spec.name, settings.filter, settings.strength, settings.seed)
@@ -111,7 +111,7 @@ class LiveView:
         self.pause = max(REDRAW_SECONDS, (self.drawn_at - started) * (1 - DRAWING_SHARE) / DRAWING_SHARE)
 
 
-def show_stage(spec: VictimSpec, sample: Sample, state: TrajectoryReplay, records: list, upto: int, steps: int,
+def show_stage(spec: VictimProfile, sample: Sample, state: TrajectoryReplay, records: list, upto: int, steps: int,
                clean_top: tuple[str, float], key: str) -> None:
     """The input after ``upto`` steps (its patches framed by filter, the last step's patch
     outlined), counters, and the true class's probability over the steps (``steps`` wide),
@@ -194,11 +194,11 @@ def show_replay(run: AttackRun, slot) -> None:
     state = TrajectoryReplay(run.sample.x, run.victim, run.settings.filter, run.settings.strength,
                              run.settings.seed).run(trajectory[:upto])
     with slot.container():
-        show_stage(get_spec(run.victim), run.sample, state, trajectory, upto, len(trajectory), run.clean_top,
+        show_stage(get_profile(run.victim), run.sample, state, trajectory, upto, len(trajectory), run.clean_top,
                    key="replay")
 
 
-spec = get_spec(st.session_state["victim"])
+spec = get_profile(st.session_state["victim"])
 st.title("Attack")
 st.caption(f"Distort a few patches of the input until {spec.name} changes its answer, asking it only for its "
            "class probabilities: one query per step.")

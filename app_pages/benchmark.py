@@ -8,7 +8,7 @@ import streamlit as st
 
 from rlab_core import app_support, background, bench, plots, relative_to_root
 from rlab_core.app_widgets import follow_run, run_buttons, show_run_status, upload_onnx
-from rlab_core.victims import get_spec
+from rlab_core.victims import get_profile
 
 POLL_SECONDS = 2
 DEFAULT_ATTACKS = ["rl", "random", "square"]
@@ -88,7 +88,7 @@ def own_model(victim: str, running: bool) -> tuple[bool, bytes | None]:
     if not st.toggle("Benchmark your own ONNX model instead of the victim's network", key="bench_own_model",
                      disabled=running):
         return False, None
-    uploaded = upload_onnx(get_spec(victim), key=f"bench_onnx_{victim}", disabled=running)
+    uploaded = upload_onnx(get_profile(victim), key=f"bench_onnx_{victim}", disabled=running)
     return True, None if uploaded is None else uploaded[0]
 
 
@@ -129,7 +129,7 @@ def live_section(victim: str) -> None:
             show_report(report, "live")
 
 
-spec = get_spec(st.session_state["victim"])
+spec = get_profile(st.session_state["victim"])
 st.title("Benchmark")
 st.caption("Every attack on the same correctly classified test inputs at the same query budget, each query counted "
            "by the attack's own black box: the share of inputs fooled, the queries it took and the distortion. "

@@ -6,10 +6,10 @@ import streamlit as st
 from rlab_core import app_support, plots
 from rlab_core.app_support import ONNX, RL_METHODS, ExplainRequest
 from rlab_core.app_widgets import choose_network, input_for, stopping_on_model_limits, true_label
-from rlab_core.attack.agent import AgentError
-from rlab_core.explain import BLACK_BOX, METHODS, Explanation
+from rlab_core.agents.agent import AgentError
+from rlab_core.explanations import BLACK_BOX, METHODS, Explanation
 from rlab_core.sample import Sample
-from rlab_core.victims import VictimSpec, get_spec
+from rlab_core.victims import VictimProfile, get_profile
 from rlab_core.victims.onnx_model import OnnxClassifier
 
 RUN = "explain_run"  # the last explanation, (ExplainRequest, Explanation), in st.session_state
@@ -20,7 +20,7 @@ WHITE_BOX_NOTE = ("Saliency, Integrated Gradients and Grad-CAM are white-box (th
                   "RL and Occlusion only query the black box.")
 
 
-def available_methods(spec: VictimSpec, weights: str) -> tuple[str, ...]:
+def available_methods(spec: VictimProfile, weights: str) -> tuple[str, ...]:
     """Every method, less the RL ones while the victim has no agent and the white-box ones for an
     uploaded ONNX model (each said plainly)."""
     methods = METHODS
@@ -39,7 +39,7 @@ def available_methods(spec: VictimSpec, weights: str) -> tuple[str, ...]:
     return methods
 
 
-def choose_request(spec: VictimSpec, sample: Sample, weights: str, model: OnnxClassifier | None) -> ExplainRequest:
+def choose_request(spec: VictimProfile, sample: Sample, weights: str, model: OnnxClassifier | None) -> ExplainRequest:
     methods = available_methods(spec, weights)
     which, budget, seed = st.columns([3, 1, 1])
     # A key per victim and kind of network: the methods offered depend on the agent and on the gradients.
@@ -68,7 +68,7 @@ def run(request: ExplainRequest, sample: Sample, model: OnnxClassifier | None) -
     return explanation
 
 
-def show_results(spec: VictimSpec, sample: Sample, explanation: Explanation) -> None:
+def show_results(spec: VictimProfile, sample: Sample, explanation: Explanation) -> None:
     st.subheader("Maps")
     st.markdown(f"Why the victim says **{explanation.label_name}**: each map ranks the input's elements by "
                 "importance, scaled to [0, 1] per map.")
@@ -96,7 +96,7 @@ def show_results(spec: VictimSpec, sample: Sample, explanation: Explanation) -> 
                "of the ground truth; queries: the victim's answers the method spent (none for white-box methods).")
 
 
-spec = get_spec(st.session_state["victim"])
+spec = get_profile(st.session_state["victim"])
 st.title("Explain")
 st.caption(f"Which parts of the input make {spec.name} answer as it does? The RL agent's attacks show the patches "
            "it must distort to change the answer; Captum's methods map the same input, and where the true region "

@@ -7,10 +7,10 @@ from rlab_core import app_support, plots
 from rlab_core.app_support import ONNX
 from rlab_core.app_widgets import choose_input, choose_network, stopping_on_model_limits, true_label
 from rlab_core.sample import Sample
-from rlab_core.victims import VictimError, VictimSpec, get_spec
+from rlab_core.victims import VictimError, VictimProfile, get_profile
 
 
-def show_prediction(spec: VictimSpec, sample: Sample) -> None:
+def show_prediction(spec: VictimProfile, sample: Sample) -> None:
     st.subheader("The victim's answer")
     try:
         app_support.victim_model(spec.name)
@@ -34,7 +34,7 @@ def show_prediction(spec: VictimSpec, sample: Sample) -> None:
         st.caption("In green: the true class.")
 
 
-spec = get_spec(st.session_state["victim"])
+spec = get_profile(st.session_state["victim"])
 st.title("Inspect")
 st.caption(f"{spec.name} is a black box: RLAB sees only the class probabilities it returns, "
            "never its weights or gradients.")

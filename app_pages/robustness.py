@@ -13,7 +13,7 @@ from rlab_core.app_widgets import (
     show_run_status,
     true_label,
 )
-from rlab_core.victims import VictimSpec, get_spec
+from rlab_core.victims import VictimProfile, get_profile
 
 POLL_SECONDS = 2
 PRESET_NAMES = {"quick": "Quick (a check, about a minute for ECG)",
@@ -26,7 +26,7 @@ def percent(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
 
 
-def run_controls(spec: VictimSpec, folder: Path, status: str) -> None:
+def run_controls(spec: VictimProfile, folder: Path, status: str) -> None:
     """Start (or stop) the background run; it writes to ``folder`` and survives reloads."""
     running = status == "running"
     choice, start, stop = st.columns([3, 1, 1], vertical_alignment="bottom")
@@ -60,7 +60,7 @@ def show_progress(folder: Path) -> None:
                     done="The run finished: its report is below.", failed=f"The run failed: {progress.get('error')}")
 
 
-def choose_report(spec: VictimSpec, folder: Path) -> dict | None:
+def choose_report(spec: VictimProfile, folder: Path) -> dict | None:
     sources = {}
     if (folder / "report.json").exists():
         sources["This app's last run"] = folder / "report.json"
@@ -79,7 +79,7 @@ def choose_report(spec: VictimSpec, folder: Path) -> dict | None:
     return report
 
 
-def show_report(spec: VictimSpec, report: dict) -> None:
+def show_report(spec: VictimProfile, report: dict) -> None:
     ev, before, after, adaptive = report["evaluation"], report["before"], report["after"], report["adaptive"]
     st.caption(f"{ev['inputs']} test inputs that both networks classify correctly; budget {ev['budget']} queries; "
                f"at most {ev['max_patches']} of {ev['n_patches']} patches; Square Attack (Linf "
@@ -112,7 +112,7 @@ def show_report(spec: VictimSpec, report: dict) -> None:
     show_samples(spec, report)
 
 
-def show_samples(spec: VictimSpec, report: dict) -> None:
+def show_samples(spec: VictimProfile, report: dict) -> None:
     st.subheader("Fooled the original, not the hardened victim")
     samples = report.get("samples", [])
     if not samples:
@@ -133,7 +133,7 @@ def show_samples(spec: VictimSpec, report: dict) -> None:
                                                 shown.sample.scale), key=f"robustness_sample_{k}")
 
 
-spec = get_spec(st.session_state["victim"])
+spec = get_profile(st.session_state["victim"])
 st.title("Robustness")
 st.caption(f"Fine-tune {spec.name} on adversarial samples its own RL agent made from the training split, then "
            "attack the test split before and after: with the shipped agent, with an agent trained again against the "

@@ -22,12 +22,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rlab_core.attack.agent import load_agent
-from rlab_core.attack.runner import attack
-from rlab_core.baselines import random_attack
+from rlab_core.agents.agent import load_agent
+from rlab_core.attacks.runner import attack
+from rlab_core.attacks import random_attack
 from rlab_core.filters import MIX
 from rlab_core.run_record import run_record
-from rlab_core.victims import get_spec, predict_proba
+from rlab_core.victims import get_profile, predict_proba
 
 OUT = Path(__file__).resolve().parent
 SETTINGS = ("mix", *MIX)
@@ -36,7 +36,7 @@ ATTACKERS = ("rl", "random")
 
 def clean_inputs(victim: str, n: int) -> list[tuple[int, torch.Tensor, int]]:
     """The first ``n`` test items the victim classifies correctly (all of them when unlabelled)."""
-    data = get_spec(victim).dataset("test")
+    data = get_profile(victim).dataset("test")
     chosen = []
     for i in range(len(data)):
         sample = data[i]

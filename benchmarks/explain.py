@@ -2,7 +2,7 @@
 
 For each of the first ``--n`` test items of the victim's localisation set that have a ground-truth
 mask and that the victim classifies correctly (in the split's seeded order; item ``i`` explained
-with seed ``i``), every method of :data:`rlab_core.explain.METHODS` maps the input and is scored
+with seed ``i``), every method of :data:`rlab_core.explanations.METHODS` maps the input and is scored
 by the fixed protocol (``docs/ARCHITECTURE.md``, "Explanations"). Writes
 ``benchmarks/explain-<victim>.json`` (rows and per-sample records), ``.md`` and ``.png``.
 
@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rlab_core.attack.agent import load_agent
-from rlab_core.explain import METHODS, WHITE_BOX, explain
-from rlab_core.explain.rl import RL_FILTERS, RL_SEEDS
+from rlab_core.agents.agent import load_agent
+from rlab_core.explanations import METHODS, WHITE_BOX, explain
+from rlab_core.explanations.rl import RL_FILTERS, RL_SEEDS
 from rlab_core.run_record import run_record
-from rlab_core.victims import get_spec, predict_proba
+from rlab_core.victims import get_profile, predict_proba
 
 OUT = Path(__file__).resolve().parent
 METRICS = ("dice", "iou", "dice_at_rl_area", "pointing")
@@ -33,7 +33,7 @@ _JOB: dict = {}  # what the worker processes share (inherited through fork)
 
 def scored_inputs(victim: str, n: int) -> list[int]:
     """Indices of the first ``n`` test items with ground truth that the victim gets right."""
-    data = get_spec(victim).dataset("test")
+    data = get_profile(victim).dataset("test")
     chosen = []
     for i in range(len(data)):
         sample = data[i]
@@ -46,7 +46,7 @@ def scored_inputs(victim: str, n: int) -> list[int]:
 
 def explain_one(index: int) -> dict:
     victim = _JOB["victim"]
-    sample = get_spec(victim).dataset("test")[index]
+    sample = get_profile(victim).dataset("test")[index]
     explanation = explain(victim, sample.x, sample.y, METHODS, _JOB["budget"], seed=index, truth=sample.mask,
                           agent=_JOB["agent"])
     return {"index": index, "truth_area": int(sample.mask.sum()), **explanation.summary()}

@@ -27,7 +27,7 @@ from PIL import Image
 
 from rlab_core.decode import InputError
 from rlab_core.io import load_input
-from rlab_core.victims import VictimError, get_spec
+from rlab_core.victims import VictimError, get_profile
 from rlab_core.victims.jail import JailLimits
 from rlab_core.victims.onnx_model import load_onnx
 
@@ -38,10 +38,10 @@ FUZZ_LIMITS = JailLimits(floor_seconds=1.0, seconds_per_input=0.05, cap_seconds=
 
 def corpus() -> dict[str, tuple[str, bytes]]:
     """Valid files of every accepted kind: ``{name: (modality, bytes)}``."""
-    from rlab_core.attack.output import save_mp4
+    from rlab_core.attacks.output import save_mp4
 
-    beat = get_spec("ecg-cnn").dataset("test")[0].x[0].numpy()
-    garment = (get_spec("image-cnn").dataset("test")[0].x[0].numpy() * 255).astype(np.uint8)
+    beat = get_profile("ecg-cnn").dataset("test")[0].x[0].numpy()
+    garment = (get_profile("image-cnn").dataset("test")[0].x[0].numpy() * 255).astype(np.uint8)
     files = {"beat.csv": ("ecg", ("ecg\n" + "\n".join(f"{v:.5f}" for v in beat)).encode()),
              "recording.csv": ("ecg", ("time,lead\n" + "\n".join(
                  f"{t / 250:.4f},{np.sin(t / 10):.4f}" for t in range(2000))).encode())}
@@ -52,7 +52,7 @@ def corpus() -> dict[str, tuple[str, bytes]]:
         out = io.BytesIO()
         Image.fromarray(garment).convert("RGB" if fmt == "JPEG" else "L").save(out, format=fmt)
         files[f"garment.{suffix}"] = ("image", out.getvalue())
-    clip = get_spec("video-cnn").dataset("test")[0].x[:, :8]
+    clip = get_profile("video-cnn").dataset("test")[0].x[:, :8]
     for suffix in ("mp4", "avi", "webm"):
         files[f"clip.{suffix}"] = ("video", _clip_bytes(clip, suffix, save_mp4))
     files["model.onnx"] = ("onnx", small_classifier().SerializeToString())
@@ -207,14 +207,14 @@ def run_case(name: str, modality: str, data: bytes, stats: FuzzStats) -> None:
     try:
         if modality == "onnx":
             try:
-                load_onnx(data, get_spec(VICTIM_OF["onnx"]), name, FUZZ_LIMITS)
+                load_onnx(data, get_profile(VICTIM_OF["onnx"]), name, FUZZ_LIMITS)
                 reached[0] = True
             except VictimError as err:
                 reached[0] = "DecodeError" not in str(err) and "holds no graph" not in str(err)
         else:
             with decoder_spies(reached):
                 try:
-                    load_input(data, name, get_spec(VICTIM_OF[modality]), fs=250.0)
+                    load_input(data, name, get_profile(VICTIM_OF[modality]), fs=250.0)
                 except InputError:
                     pass
     except Exception as err:  # noqa: BLE001  (any other error type is exactly what the fuzzer looks for)

@@ -23,11 +23,11 @@ from pathlib import Path
 
 import torch
 
-from rlab_core.attack.agent import load_agent
-from rlab_core.attack.runner import attack
+from rlab_core.agents.agent import load_agent
+from rlab_core.attacks.runner import attack
 from rlab_core.robustness import load_weights
 from rlab_core.run_record import run_record
-from rlab_core.victims import get_spec, load_model, predict_proba
+from rlab_core.victims import get_profile, load_model, predict_proba
 from rlab_core.victims.onnx_model import load_onnx
 
 OUT = Path(__file__).resolve().parent
@@ -35,7 +35,7 @@ TIMED_QUERIES = 200
 
 
 def export(victim: str, path: Path) -> None:
-    spec = get_spec(victim)
+    spec = get_profile(victim)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
         torch.onnx.export(load_weights(victim, spec.weights_path), torch.rand(1, *spec.input_shape), path, dynamo=False,
@@ -53,7 +53,7 @@ def query_ms(victim: str, model, inputs: torch.Tensor) -> float:
 
 
 def measure(victim: str, n: int, n_attacks: int) -> dict:
-    spec = get_spec(victim)
+    spec = get_profile(victim)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"{victim}.onnx"
         export(victim, path)

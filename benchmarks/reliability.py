@@ -44,7 +44,7 @@ from rlab_core import ROOT
 from rlab_core.decode import InputError
 from rlab_core.io import load_input
 from rlab_core.run_record import run_record
-from rlab_core.victims import DEFAULT_VICTIM, VictimError, get_spec
+from rlab_core.victims import DEFAULT_VICTIM, VictimError, get_profile
 from rlab_core.victims.jail import JailLimits
 from rlab_core.victims.onnx_model import load_onnx
 
@@ -69,7 +69,7 @@ def hostile_models() -> list[dict]:
             data = model if isinstance(model, bytes) else model.SerializeToString()
             started = time.perf_counter()
             try:
-                load_onnx(data, get_spec("image-cnn"), "hostile.onnx", MODEL_LIMITS)
+                load_onnx(data, get_profile("image-cnn"), "hostile.onnx", MODEL_LIMITS)
                 outcome = "accepted"
             except VictimError as err:
                 outcome = f"{type(err).__name__}: {err}"
@@ -91,7 +91,7 @@ def median_ms(call, x: np.ndarray, repeats: int) -> float:
 def jail_cost() -> list[dict]:
     rows = []
     for victim in ("ecg-cnn", "image-cnn", "video-cnn"):
-        spec = get_spec(victim)
+        spec = get_profile(victim)
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / f"{victim}.onnx"
             export(victim, path)
@@ -117,7 +117,7 @@ def measure_bomb(modality: str, path: Path, name: str) -> dict:
     """Load one bomb as an upload, in this (fresh) process: seconds, and the growth of the resident
     memory sampled while it loads (the peak is a high-water mark of the imports already)."""
     data = path.read_bytes()
-    spec = get_spec(DEFAULT_VICTIM[modality])
+    spec = get_profile(DEFAULT_VICTIM[modality])
     sine = ("ecg\n" + "\n".join(str(np.sin(t / 9)) for t in range(140))).encode()
     warm = {"image": (black_png(8), "warm.png"), "video": (hostile.mp4_declaring(16, 16, 2), "warm.mp4"),
             "ecg": (sine, "warm.csv")}[modality]

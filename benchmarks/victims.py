@@ -17,14 +17,14 @@ import torch
 from sklearn.metrics import confusion_matrix, f1_score
 
 from rlab_core.run_record import run_record
-from rlab_core.victims import VICTIMS, get_spec, predict_proba
+from rlab_core.victims import PROFILES, get_profile, predict_proba
 
 OUT = Path(__file__).resolve().parent
 BATCH = 250
 
 
 def measure_trained(name: str) -> dict:
-    spec = get_spec(name)
+    spec = get_profile(name)
     x, y = spec.dataset("test").arrays()
     started = time.time()
     predicted = torch.cat([predict_proba(name, x[i:i + BATCH]).argmax(-1) for i in range(0, len(x), BATCH)]).numpy()
@@ -42,7 +42,7 @@ def measure_trained(name: str) -> dict:
 
 
 def measure_pretrained(name: str) -> dict:
-    spec = get_spec(name)
+    spec = get_profile(name)
     data = spec.dataset("test")
     rows = []
     for i in range(len(data)):
@@ -57,10 +57,10 @@ def markdown(results: dict) -> str:
              "| victim | test set | items | accuracy | macro-F1 | ms / input |", "|---|---|---|---|---|---|"]
     for name, r in results["victims"].items():
         if "accuracy" in r:
-            lines.append(f"| `{name}` | {VICTIMS[name].description} | {r['test_items']} | {r['accuracy']:.4f} | "
+            lines.append(f"| `{name}` | {PROFILES[name].description} | {r['test_items']} | {r['accuracy']:.4f} | "
                          f"{r['macro_f1']:.4f} | {r['ms_per_input']} |")
     for name, r in results["victims"].items():
-        spec = VICTIMS[name]
+        spec = PROFILES[name]
         if "confusion_matrix" in r:
             lines += ["", f"## `{name}` confusion matrix (rows: true, columns: predicted)", "",
                       "| true \\ predicted | " + " | ".join(spec.class_names) + " |",
@@ -76,7 +76,7 @@ def main() -> None:
     torch.manual_seed(0)
     results = {"run": run_record(seed=0), "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads",
                "victims": {}}
-    for name, spec in VICTIMS.items():
+    for name, spec in PROFILES.items():
         results["victims"][name] = measure_trained(name) if spec.trained_here else measure_pretrained(name)
         print(name, {k: v for k, v in results["victims"][name].items() if k in ("accuracy", "macro_f1", "test_items")})
     (OUT / "victims.json").write_text(json.dumps(results, indent=2) + "\n")

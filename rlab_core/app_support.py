@@ -19,16 +19,16 @@ import torch
 from torch import nn
 
 from rlab_core import plots, robustness
-from rlab_core.attack.agent import Agent, AgentError, agent_path, load_agent
-from rlab_core.attack.output import write_attack
-from rlab_core.attack.result import AttackResult, StepRecord
-from rlab_core.attack.runner import DEFAULT_BUDGET, attack
-from rlab_core.baselines import random_attack
-from rlab_core.explain import Explanation, explain
+from rlab_core.agents.agent import Agent, AgentError, agent_path, load_agent
+from rlab_core.attacks.output import write_attack
+from rlab_core.attacks.result import AttackResult, StepRecord
+from rlab_core.attacks.runner import DEFAULT_BUDGET, attack
+from rlab_core.attacks import random_attack
+from rlab_core.explanations import Explanation, explain
 from rlab_core.io import LoadedInput, load_input
 from rlab_core.run_record import run_record
 from rlab_core.sample import Sample
-from rlab_core.victims import get_spec, load_model, predict_proba
+from rlab_core.victims import get_profile, load_model, predict_proba
 from rlab_core.victims.onnx_model import OnnxClassifier, load_onnx
 
 # No function here is named test_*: pytest would collect it from any test module that imports it.
@@ -50,7 +50,7 @@ def victim_model(victim: str) -> nn.Module:
 @st.cache_resource(show_spinner="Loading the test split…")
 def victim_test_split(victim: str):
     """The victim's seeded test split: ``len()`` and indexing give :class:`Sample` items."""
-    return get_spec(victim).dataset("test")
+    return get_profile(victim).dataset("test")
 
 
 def victim_test_sample(victim: str, index: int) -> Sample:
@@ -70,7 +70,7 @@ class Thumbnail:
 @st.cache_data(show_spinner="Drawing the gallery…", max_entries=16)
 def gallery(victim: str, count: int = GALLERY_SIZE) -> list[Thumbnail]:
     """Thumbnails of the first ``count`` items of the victim's test split (fewer if it is shorter)."""
-    split, names = victim_test_split(victim), get_spec(victim).class_names
+    split, names = victim_test_split(victim), get_profile(victim).class_names
     items = [split[index] for index in range(min(count, len(split)))]
     return [Thumbnail(plots.thumbnail(item.x), item.name, None if item.y is None else names[item.y]) for item in items]
 
@@ -78,7 +78,7 @@ def gallery(victim: str, count: int = GALLERY_SIZE) -> list[Thumbnail]:
 @st.cache_data(show_spinner="Reading the file…", max_entries=16)
 def load_upload(victim: str, data: bytes, filename: str, fs: float | None = None, beat: int = 0) -> LoadedInput:
     """An uploaded file as an input for ``victim``; raises ``InputError`` with a message for the user."""
-    return load_input(data, filename, get_spec(victim), fs=fs, beat=beat)
+    return load_input(data, filename, get_profile(victim), fs=fs, beat=beat)
 
 
 def victim_network(victim: str, weights: str = "shipped") -> nn.Module:
@@ -99,7 +99,7 @@ def _hardened_network(victim: str, weights: str, modified: int | None) -> nn.Mod
                    hash_funcs={bytes: lambda data: hashlib.sha256(data).hexdigest()})
 def onnx_model(victim: str, data: bytes, filename: str) -> OnnxClassifier:
     """An uploaded ONNX classifier shaped like ``victim``, checked once per file; raises ``VictimError``."""
-    return load_onnx(data, get_spec(victim), filename)
+    return load_onnx(data, get_profile(victim), filename)
 
 
 def modified(path: Path) -> int | None:
@@ -135,7 +135,7 @@ def _top_classes(victim: str, x: torch.Tensor, k: int, weights: str, version: in
                  _model: OnnxClassifier | None) -> list[tuple[str, float]]:
     probs = predict_proba(victim, x, network_for(victim, weights, _model))
     top = probs.topk(min(k, len(probs)))
-    names = get_spec(victim).class_names
+    names = get_profile(victim).class_names
     return [(names[int(i)], float(p)) for p, i in zip(top.values, top.indices)]
 
 
@@ -218,7 +218,7 @@ def attack_files(victim: str, sample: Sample, settings: AttackSettings, result: 
     buttons: ``adversarial.npy``, ``mask.npy`` (the distorted elements), ``trajectory.json``,
     ``result.json`` and viewable copies (``.csv`` for an ECG, ``.png`` for an image, ``.mp4`` for
     a video). Names start with the input's name, so that downloads of several inputs do not clash."""
-    spec = get_spec(victim)
+    spec = get_profile(victim)
     run = run_record(settings.seed, victim, robustness.network_sha256(victim, settings.weights, model))
     summary = {"run": run, "modality": spec.modality, "victim": victim, **({} if model is None else model.record()),
                "input": sample.name, **asdict(settings), **result.summary()}

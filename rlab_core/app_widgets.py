@@ -20,12 +20,12 @@ from rlab_core.app_support import ONNX, WEIGHT_NAMES
 from rlab_core.decode import ECG_FS_RANGE, InputError
 from rlab_core.io import MAX_BYTES, SUFFIXES, LoadedInput
 from rlab_core.sample import Sample
-from rlab_core.victims import VictimError, VictimSpec
+from rlab_core.victims import VictimError, VictimProfile
 from rlab_core.victims.jail import ModelStopped
 from rlab_core.victims.onnx_model import MAX_MODEL_BYTES, OnnxClassifier
 
 
-def input_for(spec: VictimSpec) -> Sample:
+def input_for(spec: VictimProfile) -> Sample:
     """The input a page works on (:func:`choose_input`), with its notices; stops the page, saying
     why, if the victim's weights cannot be loaded (there is nothing to ask then)."""
     shown = choose_input(spec)
@@ -39,7 +39,7 @@ def input_for(spec: VictimSpec) -> Sample:
     return shown
 
 
-def choose_network(spec: VictimSpec) -> tuple[str, OnnxClassifier | None]:
+def choose_network(spec: VictimProfile) -> tuple[str, OnnxClassifier | None]:
     """What to attack: the victim's shipped weights, hardened ones once there are any, or a model of
     the user's own (ONNX, taking the victim's input). Returns the choice and the uploaded model;
     ``(ONNX, None)``, having said why, while an ONNX choice has no usable model yet."""
@@ -55,7 +55,7 @@ def choose_network(spec: VictimSpec) -> tuple[str, OnnxClassifier | None]:
     return weights, None if uploaded is None else uploaded[1]
 
 
-def upload_onnx(spec: VictimSpec, key: str, disabled: bool = False) -> tuple[bytes, OnnxClassifier] | None:
+def upload_onnx(spec: VictimProfile, key: str, disabled: bool = False) -> tuple[bytes, OnnxClassifier] | None:
     """An upload box for the user's ONNX classifier shaped like ``spec``: the file's bytes and the
     model, checked once; ``None``, having said why, while there is no usable file."""
     shape = ", ".join(map(str, spec.input_shape))
@@ -85,7 +85,7 @@ def stopping_on_model_limits() -> Iterator[None]:
         st.stop()
 
 
-def choose_input(spec: VictimSpec) -> Sample:
+def choose_input(spec: VictimProfile) -> Sample:
     """A gallery of the first test samples above the test-sample picker and the upload box; a usable upload wins."""
     gallery = st.container()
     picker, uploads = st.columns(2)
@@ -98,7 +98,7 @@ def choose_input(spec: VictimSpec) -> Sample:
     return loaded.sample if loaded is not None else sample
 
 
-def read_upload(spec: VictimSpec) -> LoadedInput | None:
+def read_upload(spec: VictimProfile) -> LoadedInput | None:
     """The upload box, with the sampling rate and beat for ECG. ``None`` without a usable file;
     a bad file shows the loader's message and the page goes on with the test sample."""
     upload = st.file_uploader("…or upload a file", type=[suffix.lstrip(".") for suffix in SUFFIXES[spec.modality]],
@@ -122,13 +122,13 @@ def read_upload(spec: VictimSpec) -> LoadedInput | None:
     return loaded
 
 
-def sample_key(spec: VictimSpec) -> str:
+def sample_key(spec: VictimProfile) -> str:
     """The session-state key of the test-sample picker. A key per victim: each test split has its
     own length, so its own widget."""
     return f"sample_{spec.name}"
 
 
-def pick_test_sample(spec: VictimSpec, disabled: bool) -> tuple[int, Sample]:
+def pick_test_sample(spec: VictimProfile, disabled: bool) -> tuple[int, Sample]:
     """Item N of the victim's test split (the CLI's ``--sample N``), and N."""
     count = len(app_support.victim_test_split(spec.name))
     # No value=: it starts at min_value, and a gallery button may set it through its key.
@@ -142,7 +142,7 @@ def pick_test_sample(spec: VictimSpec, disabled: bool) -> tuple[int, Sample]:
     return index, sample
 
 
-def show_gallery(spec: VictimSpec, selected: int, disabled: bool) -> None:
+def show_gallery(spec: VictimProfile, selected: int, disabled: bool) -> None:
     """Thumbnails of the first test samples, each with its true label and a button choosing it;
     the chosen one's button is highlighted (unless an upload is shown instead)."""
     thumbnails = app_support.gallery(spec.name)
@@ -163,7 +163,7 @@ def _choose(key: str, index: int) -> None:
     st.session_state[key] = index
 
 
-def true_label(spec: VictimSpec, sample: Sample) -> str | None:
+def true_label(spec: VictimProfile, sample: Sample) -> str | None:
     return spec.class_names[sample.y] if sample.y is not None else None
 
 

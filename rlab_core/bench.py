@@ -11,7 +11,7 @@ over successes. The curve of an attack is the fraction of inputs fooled within `
 The attacks: ``rl`` (the victim's shipped agent), ``greedy`` and ``random`` (same patch grid,
 filters ``--filter``, default the mixture, and the 20% patch cap), ``square`` (ART, L2 ball),
 ``square_linf`` (ART, Linf ball of 0.05) and ``simba`` (ART, pixel basis, stopped past an L2
-limit); see :mod:`rlab_core.baselines`.
+limit); see :mod:`rlab_core.attacks`.
 
 **Matched distortion.** ``square``'s ``eps`` and ``simba``'s L2 limit are the L2 that ``rl``
 reached on the same input (its pruned adversarial input, as recorded, to 6 decimals). Where
@@ -68,15 +68,17 @@ import numpy as np
 import torch
 
 from rlab_core import ROOT, background, relative_to_root
-from rlab_core.attack.result import AttackResult
-from rlab_core.attack.runner import DEFAULT_BUDGET
+from rlab_core.attacks.base import DEFAULT_BUDGET
+from rlab_core.attacks.registry import ATTACKS as REGISTRY
+from rlab_core.attacks.registry import make_attack, parameters
+from rlab_core.attacks.result import AttackResult
 from rlab_core.run_record import run_record
-from rlab_core.victims import VictimError, file_sha256, get_spec, predict_proba
-from rlab_core.victims.onnx_model import load_onnx_file
+from rlab_core.victims import Victim, VictimError, file_sha256, get_profile
 
+# Every attack of the registry but ``adaptive``, which attacks hardened weights (see robustness).
 ATTACKS = ("rl", "greedy", "random", "square", "square_linf", "simba")
-ART_ATTACKS = ("square", "square_linf", "simba")
-MATCHED = ("square", "simba")  # their distortion is matched to rl's L2
+ART_ATTACKS = tuple(name for name in ATTACKS if not REGISTRY[name].uses_patches)
+MATCHED = tuple(name for name in ATTACKS if REGISTRY[name].matched_parameter)  # their distortion is matched to rl's L2
 CURVE_POINTS = 48
 RUNS = ROOT / "runs" / "bench"  # the app's live runs: runs/bench/<victim>/live.json
 REPORTS = ROOT / "benchmarks"  # the published runs: benchmarks/bench-<victim>.json
@@ -102,9 +104,9 @@ class BenchConfig:
     model: str | None = None  # an .onnx file queried in place of the victim's network (its grid, agent, names)
 
     def check(self) -> None:
-        get_spec(self.victim)
+        get_profile(self.victim)
         if self.model is not None:
-            _network(self.victim, self.model)  # a clear error before any work
+            _victim(self.victim, self.model)  # a clear error before any work
         unknown = [a for a in self.attacks if a not in ATTACKS]
         if unknown or not self.attacks:
             raise BenchError(f"unknown attack(s) {', '.join(unknown) or '(none given)'}; choose from: {', '.join(ATTACKS)}")
@@ -131,23 +133,21 @@ def sample_seed(seed: int, index: int) -> int:
 
 @lru_cache(maxsize=4)
 def _test_split(victim: str):
-    return get_spec(victim).dataset("test")
+    return get_profile(victim).dataset("test")
 
 
 @lru_cache(maxsize=2)
-def _network(victim: str, model: str | None):
-    """The network attacked: ``None`` for the victim's own, else the ONNX model at path ``model``."""
-    if model is None:
-        return None
+def _victim(victim: str, model: str | None) -> Victim:
+    """The victim attacked: built-in ``victim``, or the ONNX model at path ``model`` shaped like it."""
     try:
-        return load_onnx_file(Path(model), get_spec(victim))
+        return Victim.builtin(victim) if model is None else Victim.from_onnx(Path(model), like=victim)
     except VictimError as err:
         raise BenchError(str(err)) from None
 
 
 @lru_cache(maxsize=2)
 def _agent(victim: str):
-    from rlab_core.attack.agent import load_agent
+    from rlab_core.agents.agent import load_agent
 
     return load_agent(victim)
 
@@ -155,10 +155,10 @@ def _agent(victim: str):
 def select_inputs(victim: str, n: int, model: str | None = None) -> list[int]:
     """Indices of the first ``n`` test items the network (the victim's, or the ONNX ``model``)
     classifies correctly (unlabelled items count)."""
-    data, chosen, network = _test_split(victim), [], _network(victim, model)
+    data, chosen, attacked = _test_split(victim), [], _victim(victim, model)
     for i in range(len(data)):
         sample = data[i]
-        if sample.y is None or int(predict_proba(victim, sample.x, network).argmax()) == sample.y:
+        if sample.y is None or attacked.predict(sample.x) == sample.y:
             chosen.append(i)
             if len(chosen) == n:
                 break
@@ -190,32 +190,22 @@ def matched_l2(rl_record: dict | None, fallback: float | None) -> tuple[float | 
 
 def run_one(config: BenchConfig, name: str, x: torch.Tensor, y: int | None, seed: int,
             l2_match: float | None = None) -> AttackResult:
-    """One attack on one input; ``l2_match`` is ``square``'s eps / ``simba``'s limit."""
-    from rlab_core.attack.runner import attack
-    from rlab_core.baselines import (
-        greedy_attack,
-        random_attack,
-        simba_attack,
-        square_attack,
-        square_linf_attack,
-    )
-    from rlab_core.baselines.art_bridge import seed_everything
+    """One attack of the registry on one input; ``l2_match`` is the matched attacks' distortion
+    (``square``'s eps, ``simba``'s limit). The patch attacks get the run's filter, ``rl`` the agent."""
+    from rlab_core.attacks.art_bridge import seed_everything
 
     seed_everything(seed)
-    victim, budget, model = config.victim, config.budget, _network(config.victim, config.model)
-    if name == "rl":
-        return attack(victim, x, y, _agent(victim), config.filter, budget, seed=seed, model=model)
-    if name == "greedy":
-        return greedy_attack(victim, x, y, config.filter, budget, seed=seed, model=model)
-    if name == "random":
-        return random_attack(victim, x, y, config.filter, budget, seed=seed, model=model)
-    if name == "square":
-        return square_attack(victim, x, y, l2_match, budget, seed, model=model)
-    if name == "square_linf":
-        return square_linf_attack(victim, x, y, budget, seed, model=model)
-    if name == "simba":
-        return simba_attack(victim, x, y, l2_match, budget, seed, model=model)
-    raise BenchError(f"unknown attack {name!r}")
+    declared = parameters(name)
+    params: dict = {}
+    if "filter" in declared:
+        params["filter"] = config.filter
+    if "agent" in declared:
+        params["agent"] = _agent(config.victim)
+    matched = REGISTRY[name].matched_parameter
+    if matched:
+        params[matched] = l2_match
+    victim = _victim(config.victim, config.model)
+    return make_attack(name, **params).run(victim, x, y, budget=config.budget, seed=seed)
 
 
 def run_sample(config: BenchConfig, index: int, attacks: Sequence[str], rl_record: dict | None = None,
@@ -449,7 +439,7 @@ def curves(samples: list[dict], attacks: Sequence[str], budget: int) -> dict:
 
 
 def command(config: BenchConfig, out: Path | str) -> str:
-    spec = get_spec(config.victim)
+    spec = get_profile(config.victim)
     return (f"python -m rlab_core bench --modality {spec.modality} --victim {config.victim} "
             f"--attacks {','.join(config.attacks)} --n {config.n} --budget {config.budget} --seed {config.seed}"
             + ("" if config.filter == "mix" else f" --filter {config.filter}")
@@ -462,7 +452,7 @@ def make_report(config: BenchConfig, out: Path, samples: list[dict], machine: st
     shown = relative_to_root(out)
     return {
         "run": run_record(config.seed, config.victim, config.model and file_sha256(Path(config.model))),
-        "victim": config.victim, "modality": get_spec(config.victim).modality, **asdict(config),
+        "victim": config.victim, "modality": get_profile(config.victim).modality, **asdict(config),
         "inputs": len({r["index"] for r in samples}),
         "rl_median_l2": fallback,
         "command": command(config, shown),
@@ -565,7 +555,7 @@ def start_worker(config: BenchConfig, folder: Path | None = None, model: bytes |
         config = replace(config, model=str(folder / MODEL_FILE))
     config.check()
     out = folder / LIVE
-    command = [sys.executable, "-m", "rlab_core", "bench", "--modality", get_spec(config.victim).modality,
+    command = [sys.executable, "-m", "rlab_core", "bench", "--modality", get_profile(config.victim).modality,
                "--victim", config.victim, "--attacks", ",".join(config.attacks), "--n", str(config.n),
                "--budget", str(config.budget), "--seed", str(config.seed), "--filter", config.filter,
                "--out", str(out), "--progress", str(folder / background.PROGRESS)]

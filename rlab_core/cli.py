@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rlab_core.attack.runner import DEFAULT_BUDGET
+from rlab_core.attacks.runner import DEFAULT_BUDGET
 from rlab_core.decode import InputError
 from rlab_core.io import MAX_BYTES, load_input
 from rlab_core.run_record import run_record
@@ -16,13 +16,13 @@ from rlab_core.victims import (
     DEFAULT_VICTIM,
     MODALITIES,
     VictimError,
-    get_spec,
+    get_profile,
     predict_proba,
 )
 from rlab_core.victims.jail import ModelStopped
 
 if TYPE_CHECKING:
-    from rlab_core.attack.result import StepRecord
+    from rlab_core.attacks.result import StepRecord
 
 TOP_K = 5
 
@@ -142,7 +142,7 @@ def build_parser() -> Parser:
 
 def resolve_victim(modality: str, name: str | None) -> str:
     name = name or DEFAULT_VICTIM[modality]
-    spec = get_spec(name)
+    spec = get_profile(name)
     if spec.modality != modality:
         raise UsageError(f"victim {name} is for {spec.modality}, not {modality}")
     return name
@@ -162,14 +162,14 @@ def chosen_input(args: argparse.Namespace, victim: str) -> Sample:
     if args.sample is not None:
         return test_sample(victim, args.sample)
     data = read_input(args.input, args.modality)
-    return load_input(data, args.input.name, get_spec(victim), fs=args.fs, beat=args.beat).sample
+    return load_input(data, args.input.name, get_profile(victim), fs=args.fs, beat=args.beat).sample
 
 
 def uploaded_model(args: argparse.Namespace, victim: str):
     """The ``--model`` ONNX classifier, shaped like ``victim`` (``None`` without ``--model``)."""
     from rlab_core.victims.onnx_model import load_onnx_file
 
-    return None if args.model is None else load_onnx_file(args.model, get_spec(victim))
+    return None if args.model is None else load_onnx_file(args.model, get_profile(victim))
 
 
 def chosen_network(args: argparse.Namespace, victim: str):
@@ -209,7 +209,7 @@ def write_stopped(args: argparse.Namespace, record: dict, name: str, more: dict 
 
 
 def test_sample(victim: str, index: int) -> Sample:
-    dataset = get_spec(victim).dataset("test")
+    dataset = get_profile(victim).dataset("test")
     if not 0 <= index < len(dataset):
         raise UsageError(f"--sample {index} is out of range: {victim}'s test split has {len(dataset)} items (0-{len(dataset) - 1})")
     return dataset[index]
@@ -219,7 +219,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from rlab_core.robustness import RobustnessError
 
     victim = resolve_victim(args.modality, args.victim)
-    spec = get_spec(victim)
+    spec = get_profile(victim)
     try:
         model, uploaded = chosen_network(args, victim)
     except RobustnessError as err:
@@ -254,10 +254,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_attack(args: argparse.Namespace) -> int:
     from rlab_core import robustness as rb
-    from rlab_core.attack.agent import AgentError, load_agent
-    from rlab_core.attack.output import write_attack
-    from rlab_core.attack.runner import attack
-    from rlab_core.baselines import random_attack
+    from rlab_core.agents.agent import AgentError, load_agent
+    from rlab_core.attacks.output import write_attack
+    from rlab_core.attacks.runner import attack
+    from rlab_core.attacks import random_attack
     from rlab_core.filters import FilterError, load_filter_modules, resolve_filters
 
     victim = resolve_victim(args.modality, args.victim)
@@ -291,7 +291,7 @@ def cmd_attack(args: argparse.Namespace) -> int:
         raise
     summary = {**head, **result.summary()}
     if args.out:
-        write_attack(args.out, result, sample, summary, get_spec(victim))
+        write_attack(args.out, result, sample, summary, get_profile(victim))
     if args.json:
         print(json.dumps(summary))
     else:
@@ -305,9 +305,9 @@ def cmd_attack(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from rlab_core.attack.agent import AgentError
-    from rlab_core.explain import BLACK_BOX, METHODS, explain, parse_methods
-    from rlab_core.explain.output import write_explanation
+    from rlab_core.agents.agent import AgentError
+    from rlab_core.explanations import BLACK_BOX, METHODS, explain, parse_methods
+    from rlab_core.explanations.output import write_explanation
     from rlab_core.robustness import RobustnessError
 
     victim = resolve_victim(args.modality, args.victim)
@@ -335,7 +335,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         raise UsageError(str(err)) from None
     summary = {**head, "ground_truth": explanation.scores is not None, **explanation.summary()}
     if args.out:
-        write_explanation(args.out, explanation, sample, summary, get_spec(victim))
+        write_explanation(args.out, explanation, sample, summary, get_profile(victim))
     if args.json:
         print(json.dumps(summary))
         return 0
@@ -350,7 +350,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from rlab_core.attack.agent import AgentError
+    from rlab_core.agents.agent import AgentError
     from rlab_core.background import Progress, write_json
     from rlab_core.bench import BenchConfig, BenchError, command, rows_table, run_bench
     from rlab_core.filters import FilterError, resolve_filters
@@ -394,7 +394,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_robustness(args: argparse.Namespace) -> int:
     from rlab_core import robustness as rb
-    from rlab_core.attack.agent import AgentError
+    from rlab_core.agents.agent import AgentError
 
     victim = resolve_victim(args.modality, args.victim)
     if args.out is not None and args.out.suffix != ".json":
@@ -429,9 +429,9 @@ def cmd_robustness(args: argparse.Namespace) -> int:
 
 
 def cmd_train_agent(args: argparse.Namespace) -> int:
-    from rlab_core.attack.agent import recipe, train_agent
+    from rlab_core.agents.agent import recipe, train_agent
 
-    get_spec(args.victim)
+    get_profile(args.victim)
     try:
         config = recipe(args.victim, args.steps, args.seed)
     except ValueError as err:
@@ -444,7 +444,7 @@ def cmd_train_agent(args: argparse.Namespace) -> int:
 def cmd_train_victim(args: argparse.Namespace) -> int:
     from rlab_core.victims.train import config_for, train_victim
 
-    get_spec(args.victim)
+    get_profile(args.victim)
     try:
         config = config_for(args.victim, args.seed)
     except ValueError as err:

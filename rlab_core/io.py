@@ -32,7 +32,7 @@ from rlab_core.decode import (
 from rlab_core.sample import Sample
 
 if TYPE_CHECKING:
-    from rlab_core.victims.registry import VictimSpec
+    from rlab_core.victims.profiles import VictimProfile
 
 ECG_SUFFIXES = (".csv", ".txt", ".npy")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp")
@@ -65,7 +65,7 @@ def check_file(data: bytes, filename: str, modality: str) -> str:
     return suffix
 
 
-def load_input(data: bytes, filename: str, spec: VictimSpec, *, fs: float | None = None, beat: int = 0) -> LoadedInput:
+def load_input(data: bytes, filename: str, spec: VictimProfile, *, fs: float | None = None, beat: int = 0) -> LoadedInput:
     """Turn the bytes of an uploaded file into an input for ``spec``'s victim."""
     suffix = check_file(data, filename, spec.modality)
     if spec.modality == "ecg":
@@ -107,7 +107,7 @@ def find_beats(lead: np.ndarray, fs: float) -> list[tuple[int, int]]:
     return [(int(p - b), int(p + a)) for p, b, a in zip(peaks, before, after) if p - b >= 0 and p + a <= len(lead)]
 
 
-def _load_ecg(data: bytes, filename: str, suffix: str, spec: VictimSpec, fs: float | None, beat: int) -> LoadedInput:
+def _load_ecg(data: bytes, filename: str, suffix: str, spec: VictimProfile, fs: float | None, beat: int) -> LoadedInput:
     signal, fs_from_file = read_ecg_table(data, filename, suffix)
     leads, length = signal.shape
     if not np.all(np.isfinite(signal)):

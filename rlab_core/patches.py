@@ -15,19 +15,6 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-# Patch size per built-in victim, over its non-channel axes. Every attack on a victim (RL, greedy,
-# random) uses the same grid, so that their query counts compare.
-DEFAULT_PATCH_SIZE: dict[str, tuple[int, ...]] = {
-    "ecg-cnn": (5,),                        # (1, 140): 28 windows of 5 samples
-    "image-cnn": (4, 4),                    # (1, 28, 28): 7 x 7 = 49 tiles
-    "imagenet-efficientnet-lite0": (32, 32),  # (3, 224, 224): 7 x 7 = 49, the published default
-    "video-cnn": (2, 8, 8),                 # (1, 16, 64, 64): 8 x 8 x 8 = 512 cubes
-    "video-imagenet-frames": (8, 32, 32),   # (3, 8, 224, 224): 1 x 7 x 7 = 49 cubes
-    "ecg-loc-cnn": (20,),                   # (1, 560): 28 windows of 20 samples, 7 per beat
-    "image-loc-cnn": (8, 8),                # (1, 64, 64): 8 x 8 = 64 tiles
-}
-
-
 class PatchGrid:
     """Non-overlapping patches over the non-channel axes of inputs of one shape.
 
@@ -193,11 +180,3 @@ class PatchGrid:
         t = F.pad(t, padding)
         blocks = t.reshape(*t.shape[:n_lead], *(n for g, p in zip(self.grid_shape, self.patch_size) for n in (g, p)))
         return blocks.sum(dim=tuple(n_lead + 2 * d + 1 for d in range(self.ndim)))
-
-
-def grid_for(victim_name: str, input_shape: Sequence[int]) -> PatchGrid:
-    """The default grid of a built-in victim (:data:`DEFAULT_PATCH_SIZE`) for inputs of ``input_shape``."""
-    if victim_name not in DEFAULT_PATCH_SIZE:
-        raise ValueError(f"no default patch size for victim {victim_name!r} (known: {', '.join(DEFAULT_PATCH_SIZE)}); "
-                         f"build PatchGrid(input_shape, patch_size) directly")
-    return PatchGrid(input_shape, DEFAULT_PATCH_SIZE[victim_name])

@@ -10,8 +10,8 @@ import torch
 from PIL import Image, ImageDraw
 from plotly.subplots import make_subplots
 
-from rlab_core.attack.replay import put_back
-from rlab_core.explain.output import OPACITY, unit_scale
+from rlab_core.attacks.replay import put_back
+from rlab_core.explanations.output import OPACITY, unit_scale
 from rlab_core.patches import PatchGrid
 from rlab_core.sample import Sample
 
@@ -398,7 +398,7 @@ def comparison_figure(x: torch.Tensor, x_adv: torch.Tensor, grid: PatchGrid | No
 
 
 # ---------------------------------------------------------------------------------- explanations
-# Inferno, as the CLI's overlays (rlab_core.explain.output), written in rgb(): Plotly's own starts at
+# Inferno, as the CLI's overlays (rlab_core.explanations.output), written in rgb(): Plotly's own starts at
 # #000004, one of the placeholder colours Streamlit's Plotly theme swaps for its own (a pink).
 MAP_COLORS = [f"rgb{px.colors.hex_to_rgb(color)}" for color in px.colors.sequential.Inferno]
 MAP_COLUMNS = 4

@@ -25,8 +25,8 @@ and ``full`` per victim, :func:`config_for`):
    (the quick preset shrinks it, and says so), attacking the same test inputs.
 
 Every query count comes from the :class:`~rlab_core.victims.blackbox.BlackBox` of each attack
-(:func:`~rlab_core.attack.runner.attack` and :func:`~rlab_core.baselines.square.square_attack`
-are given the hardened network through their ``model`` argument). Test inputs are the first
+(:class:`~rlab_core.attacks.rl.RLAttack` and :class:`~rlab_core.attacks.square.SquareLinfAttack`,
+run on the shipped and on the hardened :class:`~rlab_core.victims.Victim`). Test inputs are the first
 ``n_eval`` items of the seeded test split that both networks classify correctly, so that both
 sides are attacked on the same inputs; ``clean_accuracy`` covers the whole test split.
 
@@ -38,7 +38,6 @@ the background for the page, in ``runs/robustness/<victim>/``, with the shared w
 from __future__ import annotations
 
 import os
-import pickle
 import sys
 import time
 from collections.abc import Callable
@@ -52,30 +51,27 @@ import torch.nn.functional as F
 from torch import nn
 
 from rlab_core import ROOT, background, relative_to_root
-from rlab_core.attack.agent import (
-    AGENTS,
-    RECIPES,
+from rlab_core.agents.agent import (
     Agent,
-    AgentError,
     AgentTrainConfig,
+    adaptive_agent_path,
     agent_path,
     load_agent,
+    recipe,
     train_agent,
     training_inputs,
 )
-from rlab_core.attack.runner import attack
-from rlab_core.attack.session import default_max_patches
+from rlab_core.attacks.rl import RLAttack
+from rlab_core.attacks.session import default_max_patches
+from rlab_core.attacks.square import SquareLinfAttack
 from rlab_core.filters import MIX
-from rlab_core.patches import grid_for
 from rlab_core.run_record import run_record
-from rlab_core.victims import VICTIMS, file_sha256, get_spec, load_model
-from rlab_core.victims.registry import WEIGHTS
-from rlab_core.victims.train import DEFAULTS as VICTIM_TRAINING
-from rlab_core.victims.train import accuracy, flip_and_shift, stretch_and_noise
+from rlab_core.victims import PROFILES, Victim, file_sha256, get_profile, hardened_path
+from rlab_core.victims.victim import hardened_run_folder
+from rlab_core.victims.train import accuracy, config_for as training_config, flip_and_shift, stretch_and_noise
 
 SETTINGS = ("mix", *MIX)  # the filter settings of every RL attack here, in turn
 PRESETS = ("quick", "default", "full")
-RUNS = ROOT / "runs" / "robustness"
 REPORTS = ROOT / "benchmarks"  # the shipped reports: benchmarks/robustness-<victim>.json
 PHASES = {"attack": "Attacking the training split", "fine-tune": "Fine-tuning",
           "evaluate": "Attacking the test split, before and after", "adaptive": "The adaptive attacker"}
@@ -113,7 +109,7 @@ class RobustnessConfig:
     def command(self) -> str:
         flag = "" if self.preset == "default" else f" --{self.preset}"
         seed = "" if self.seed == 0 else f" --seed {self.seed}"
-        return f"python -m rlab_core robustness --modality {get_spec(self.victim).modality} --victim {self.victim}{flag}{seed}"
+        return f"python -m rlab_core robustness --modality {get_profile(self.victim).modality} --victim {self.victim}{flag}{seed}"
 
 
 # The adaptive attacker of a quick run: imitation only, on few inputs (a check of the pipeline,
@@ -128,35 +124,18 @@ SIZES = {
     "full": {"n_attack_inputs": 5000, "n_val_attacks": 750, "epochs": 40, "patience": 6, "budget": 1000,
              "n_eval": 500, "n_square": 500},
 }
-# Per victim: Square's eps (ECG5000 beats are fooled by 97% at the published 0.05, 43% at 0.03)
-# and the fine-tuning batch.
-VICTIM_SETTINGS = {
-    "ecg-cnn": {"square_eps": 0.03, "batch_size": 64},
-    "ecg-loc-cnn": {"square_eps": 0.03, "batch_size": 64},
-    "image-cnn": {"square_eps": 0.05, "batch_size": 128},
-    "image-loc-cnn": {"square_eps": 0.05, "batch_size": 128},
-    "video-cnn": {"square_eps": 0.05, "batch_size": 32},
-}
-# The default preset's per-victim limits, to stay within about an hour here: a Fashion-MNIST
-# epoch over all 50,000 items takes over a minute, and a video query costs about four ECG
-# queries and a video epoch about a minute, so the video default also attacks fewer clips.
-VICTIM_SIZES = {
-    ("image-cnn", "default"): {"clean_per_epoch": 15000},
-    ("video-cnn", "default"): {"n_attack_inputs": 400, "n_val_attacks": 100, "clean_per_epoch": 3500,
-                               "n_eval": 100, "n_square": 50},
-}
-
-
 def config_for(victim: str, preset: str = "default", seed: int = 0, **overrides) -> RobustnessConfig:
     """The settings of ``preset`` for ``victim``, with ``overrides``."""
-    spec = get_spec(victim)
+    profile = get_profile(victim)
     if preset not in PRESETS:
         raise RobustnessError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
-    if not spec.trained_here or victim not in VICTIM_SETTINGS or victim not in RECIPES:
+    if profile.robustness is None or profile.agent_recipe is None:
+        tunable = [name for name, p in PROFILES.items() if p.robustness is not None]
         raise RobustnessError(f"{victim} cannot be fine-tuned here (pretrained, or no agent recipe); "
-                              f"fine-tunable victims: {', '.join(VICTIM_SETTINGS)}")
-    sizes = {**SIZES[preset], **VICTIM_SIZES.get((victim, preset), {})}
-    return RobustnessConfig(victim, preset, seed, **{**VICTIM_SETTINGS[victim], **sizes, **overrides})
+                              f"fine-tunable victims: {', '.join(tunable)}")
+    settings = {k: v for k, v in profile.robustness.items() if k != "sizes"}
+    sizes = {**SIZES[preset], **profile.robustness.get("sizes", {}).get(preset, {})}
+    return RobustnessConfig(victim, preset, seed, **{**settings, **sizes, **overrides})
 
 
 # ------------------------------------------------------------------------------------ progress
@@ -169,21 +148,8 @@ class Progress(background.Progress):
 
 # ------------------------------------------------------------------------- weights, never over
 
-def hardened_path(victim: str, folder: Path | None = None) -> Path:
-    """Where the hardened weights of ``victim`` go: ``assets/victims/<victim>-hardened.pt``, or ``folder``."""
-    return Path(folder or WEIGHTS) / f"{victim}-hardened.pt"
-
-
-def adaptive_agent_path(weights: Path) -> Path:
-    """The adaptive agent of hardened ``weights``: in ``assets/agents/`` for weights in
-    ``assets/victims/``, else beside them."""
-    weights = Path(weights)
-    folder = AGENTS if weights.parent.resolve() == WEIGHTS.resolve() else weights.parent
-    return folder / f"{weights.stem}-agent.zip"
-
-
 def shipped_weights() -> set[Path]:
-    return {spec.weights_path.resolve() for spec in VICTIMS.values() if spec.trained_here}
+    return {profile.weights_path.resolve() for profile in PROFILES.values() if profile.trained_here}
 
 
 def save_hardened(state: dict, path: Path) -> None:
@@ -197,79 +163,11 @@ def save_hardened(state: dict, path: Path) -> None:
     os.replace(partial, path)
 
 
-def load_weights(victim: str, path: Path) -> nn.Module:
-    """A fresh network of ``victim`` with the weights at ``path`` (``weights_only``), in eval mode."""
-    model = get_spec(victim).build()
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    return model.eval()
-
-
 def shipped_copy(victim: str) -> nn.Module:
     """A fresh copy of the victim's shipped network, safe to train (the cached one is never touched)."""
-    load_model(victim)  # the clear error when the weights are missing
-    return load_weights(victim, get_spec(victim).weights_path)
-
-
-# --------------------------------------------------------- attacking the hardened weights afterwards
-
-WEIGHT_CHOICES = {"shipped": "the shipped weights", "hardened": "the hardened weights shipped with RLAB",
-                  "last-run": "the weights hardened by the Robustness page's last run"}
-
-
-def weights_file(victim: str, choice: str) -> Path:
-    """The file of the weights ``choice`` (a key of :data:`WEIGHT_CHOICES`) of ``victim``."""
-    files = {"shipped": get_spec(victim).weights_path, "hardened": hardened_path(victim),
-             "last-run": hardened_path(victim, run_folder(victim))}
-    if choice not in files:
-        raise RobustnessError(f"unknown weights {choice!r}; known: {', '.join(files)}")
-    return files[choice]
-
-
-def weight_choices(victim: str) -> list[str]:
-    """The weights ``victim`` can be attacked with here: the shipped ones, and the hardened ones that exist."""
-    hardened = () if victim not in VICTIM_SETTINGS else ("hardened", "last-run")
-    return ["shipped", *(choice for choice in hardened if weights_file(victim, choice).exists())]
-
-
-def network_sha256(victim: str, choice: str, uploaded=None) -> str:
-    """What results record of the network used: the uploaded ONNX model's hash (``uploaded``,
-    an ``OnnxClassifier``), else :func:`file_sha256` of the weights ``choice``."""
-    return uploaded.sha256 if uploaded is not None else file_sha256(weights_file(victim, choice))
-
-
-def existing_weights(victim: str, choice: str) -> Path:
-    """The file of the hardened weights ``choice`` of ``victim``; a clear error while there is none."""
-    path = weights_file(victim, choice)
-    if victim not in VICTIM_SETTINGS:
-        raise RobustnessError(f"{victim} is a pretrained network, not fine-tuned here: only its shipped weights exist")
-    if not path.exists():
-        how = ("start a run on the Robustness page" if choice == "last-run"
-               else f"make them with: python -m benchmarks.robustness --victim {victim}")
-        raise RobustnessError(f"{victim} has no {choice} weights ({relative_to_root(path)}); {how}")
-    return path
-
-
-def network(victim: str, choice: str = "shipped") -> nn.Module:
-    """``victim``'s network with the weights ``choice``; hardened weights are loaded ``weights_only``."""
-    if choice == "shipped":
-        return load_model(victim)
-    path = existing_weights(victim, choice)
-    try:
-        return load_weights(victim, path)
-    except (RuntimeError, EOFError, pickle.UnpicklingError) as err:  # a truncated file, or another network's
-        raise RobustnessError(f"{relative_to_root(path)} does not hold weights of {victim}: {err}") from None
-
-
-def adaptive_agent(victim: str, choice: str, warn: Callable[[str], None] | None = None) -> Agent:
-    """The agent trained again against the hardened weights ``choice`` (the report's adaptive
-    attacker); ``warn`` is told if those weights changed after it was trained."""
-    if choice == "shipped":
-        raise RobustnessError("the adaptive agent was trained against hardened weights: attack those, not the shipped ones")
-    weights = existing_weights(victim, choice)
-    try:
-        return load_agent(victim, warn, path=adaptive_agent_path(weights), weights=weights)
-    except AgentError as err:
-        raise RobustnessError(str(err)) from None
+    model = get_profile(victim).build()
+    model.load_state_dict(Victim.builtin(victim).network.state_dict())
+    return model
 
 
 # ------------------------------------------------------------------------- 1. adversarial samples
@@ -289,14 +187,14 @@ class AdversarialSet:
         return len(self.y)
 
 
-def adversarial_samples(victim: str, agent: Agent, inputs: list[tuple[torch.Tensor, int]], budget: int, seed: int,
+def adversarial_samples(victim: Victim, agent: Agent, inputs: list[tuple[torch.Tensor, int]], budget: int, seed: int,
                         progress: Progress) -> AdversarialSet:
     """The shipped agent attacks each input with the next filter setting (:data:`SETTINGS`);
     every success is kept. Input ``k`` is attacked with seed ``seed + k``."""
     found = AdversarialSet(counts={s: {"attacked": 0, "fooled": 0} for s in SETTINGS})
     for k, (x, y) in enumerate(inputs):
         setting = SETTINGS[k % len(SETTINGS)]
-        result = attack(victim, x, y, agent, setting, budget, seed=seed + k, prune=True)
+        result = RLAttack(agent, setting).run(victim, x, y, budget=budget, seed=seed + k)
         found.counts[setting]["attacked"] += 1
         if result.success:
             found.counts[setting]["fooled"] += 1
@@ -312,7 +210,7 @@ def fine_tune(config: RobustnessConfig, train_adv: AdversarialSet, val_adv: Adve
               progress: Progress) -> tuple[dict, list[dict], int]:
     """Fine-tune a copy of the shipped network; return the best state, the history (epoch 0 is
     the shipped weights) and the best epoch."""
-    spec = get_spec(config.victim)
+    profile = get_profile(config.victim)
     if not len(train_adv):
         raise RobustnessError(f"the shipped agent fooled none of the {config.n_attack_inputs} training inputs "
                               f"within {config.budget} queries: nothing to fine-tune on")
@@ -320,10 +218,10 @@ def fine_tune(config: RobustnessConfig, train_adv: AdversarialSet, val_adv: Adve
         raise RobustnessError(f"ratio must be in [0, 1), got {config.ratio}")
     torch.manual_seed(config.seed)
     rng = torch.Generator().manual_seed(config.seed)
-    augment = VICTIM_TRAINING.get(config.victim)
+    augment = training_config(config.victim, config.seed)  # the victim's own training augmentation
     model = shipped_copy(config.victim)
-    x_train, y_train = spec.dataset("train").arrays()
-    x_val, y_val = spec.dataset("val").arrays()
+    x_train, y_train = profile.dataset("train").arrays()
+    x_val, y_val = profile.dataset("val").arrays()
     x_adv, y_adv = train_adv.arrays()
     x_val_adv, y_val_adv = val_adv.arrays() if len(val_adv) else (None, None)
     n_adv = max(1, round(config.ratio * config.batch_size)) if config.ratio > 0 else 0
@@ -351,9 +249,9 @@ def fine_tune(config: RobustnessConfig, train_adv: AdversarialSet, val_adv: Adve
         for start in range(0, len(order), n_clean):
             idx = order[start:start + n_clean]
             xb, yb = x_train[idx], y_train[idx]
-            if augment is not None and augment.flip_and_shift:
+            if augment.flip_and_shift:
                 xb = flip_and_shift(xb, rng)
-            if augment is not None and augment.stretch_and_noise:
+            if augment.stretch_and_noise:
                 xb = stretch_and_noise(xb, rng)
             if n_adv:
                 pick = torch.randint(len(x_adv), (n_adv,), generator=rng)
@@ -424,26 +322,27 @@ def predicted(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return torch.cat([model(x[i:i + 256].float()).argmax(-1) for i in range(0, len(x), 256)])
 
 
-def eval_inputs(victim: str, models: list[nn.Module], n: int) -> list[tuple[int, torch.Tensor, int]]:
-    """The first ``n`` items of the test split that every network in ``models`` classifies correctly."""
-    data = get_spec(victim).dataset("test")
+def eval_inputs(victims: list[Victim], n: int) -> list[tuple[int, torch.Tensor, int]]:
+    """The first ``n`` items of the test split that every one of ``victims`` classifies correctly."""
+    data = victims[0].dataset("test")
     chosen = []
     for i in range(len(data)):
         sample = data[i]
-        if all(int(predicted(m, sample.x[None])[0]) == sample.y for m in models):
+        if all(int(predicted(v.network, sample.x[None])[0]) == sample.y for v in victims):
             chosen.append((i, sample.x, int(sample.y)))
         if len(chosen) == n:
             break
     return chosen
 
 
-def rl_attacks(victim: str, model: nn.Module, agent: Agent, inputs: list, budget: int, progress: Progress,
+def rl_attacks(victim: Victim, agent: Agent, inputs: list, budget: int, progress: Progress,
                settings: tuple[str, ...] = SETTINGS, on_result: Callable | None = None) -> list[dict]:
-    """The agent against ``model`` on every input with every setting (input ``i`` with seed ``i``)."""
+    """The agent against ``victim`` on every input with every setting (input ``i`` with seed ``i``)."""
     records = []
     for setting in settings:
+        attack = RLAttack(agent, setting)
         for i, x, y in inputs:
-            result = attack(victim, x, y, agent, setting, budget, seed=i, model=model)
+            result = attack.run(victim, x, y, budget=budget, seed=i)
             records.append(record(result, i, setting))
             if on_result is not None:
                 on_result(setting, i, x, y, result)
@@ -451,31 +350,29 @@ def rl_attacks(victim: str, model: nn.Module, agent: Agent, inputs: list, budget
     return records
 
 
-def square_attacks(victim: str, model: nn.Module, inputs: list, config: RobustnessConfig,
-                   progress: Progress) -> list[dict]:
-    """ART's Square Attack (Linf, ``config.square_eps``) against ``model`` (input ``i`` with seed ``i``)."""
+def square_attacks(victim: Victim, inputs: list, config: RobustnessConfig, progress: Progress) -> list[dict]:
+    """ART's Square Attack (Linf, ``config.square_eps``) against ``victim`` (input ``i`` with seed ``i``)."""
     import warnings
 
-    from rlab_core.baselines.square import square_attack
-
     records = []
+    attack = SquareLinfAttack(config.square_eps)
     for i, x, y in inputs:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # ART divides by zero on flat stretches; harmless in Linf
-            result = square_attack(victim, x, y, config.square_eps, config.budget, seed=i, norm=np.inf, model=model)
+            result = attack.run(victim, x, y, budget=config.budget, seed=i)
         records.append(record(result, i, "square_linf"))
         progress.advance()
     return records
 
 
-def side_report(victim: str, model: nn.Module, rl: list[dict], square: list[dict], budget: int,
+def side_report(victim: Victim, rl: list[dict], square: list[dict], budget: int,
                 adversarial_hits: list[bool]) -> dict:
     """One side of the report (before or after), in the contract's shape, with its attack records."""
-    x_test, y_test = get_spec(victim).dataset("test").arrays()
+    x_test, y_test = victim.dataset("test").arrays()
     mix = summary([r for r in rl if r["filter"] == "mix"], budget)
     squared = summary(square, budget)
     return {
-        "clean_accuracy": round(float((predicted(model, x_test) == y_test).float().mean()), 4),
+        "clean_accuracy": round(float((predicted(victim.network, x_test) == y_test).float().mean()), 4),
         "rl_success_rate": mix["success_rate"],
         "rl_median_queries": mix["median_queries"],
         "square_success_rate": squared["success_rate"],
@@ -497,8 +394,8 @@ def adaptive_config(config: RobustnessConfig, shipped: Agent) -> AgentTrainConfi
     if not isinstance(known.get("filters", ""), str):
         known["filters"] = ",".join(known["filters"])
     steps = {} if config.adaptive_steps is None else {"ppo_steps": config.adaptive_steps}
-    return replace(RECIPES[config.victim], **{**known, "victim": config.victim, "seed": config.seed, **steps,
-                                              **config.adaptive_recipe})
+    return replace(recipe(config.victim), **{**known, "victim": config.victim, "seed": config.seed, **steps,
+                                             **config.adaptive_recipe})
 
 
 def run_robustness(config: RobustnessConfig, weights: Path | None = None, progress: Progress | None = None) -> dict:
@@ -509,18 +406,18 @@ def run_robustness(config: RobustnessConfig, weights: Path | None = None, progre
     if weights.resolve() in shipped_weights():
         raise RobustnessError(f"{weights} holds a victim's shipped weights: hardened weights never go there")
     victim, started, seconds = config.victim, time.time(), {}
-    shipped = load_agent(victim, warn=lambda message: progress.note(f"warning: {message}"))
-    original = load_model(victim)
+    original = Victim.builtin(victim)
+    shipped = load_agent(original, warn=lambda message: progress.note(f"warning: {message}"))
 
     # 1. Adversarial samples from the training split (and the validation split, for stopping).
     clock = time.time()
     rng = np.random.default_rng(config.seed)
-    train_inputs = training_inputs(victim, config.n_attack_inputs, "train", False, rng)
-    val_inputs = training_inputs(victim, config.n_val_attacks, "val", False, np.random.default_rng(config.seed + 1))
+    train_inputs = training_inputs(original, config.n_attack_inputs, "train", False, rng)
+    val_inputs = training_inputs(original, config.n_val_attacks, "val", False, np.random.default_rng(config.seed + 1))
     progress.start("attack", len(train_inputs) + len(val_inputs),
                    f"The shipped agent attacks {len(train_inputs)} training and {len(val_inputs)} validation inputs")
-    train_adv = adversarial_samples(victim, shipped, train_inputs, config.budget, config.seed, progress)
-    val_adv = adversarial_samples(victim, shipped, val_inputs, config.budget, config.seed + len(train_inputs), progress)
+    train_adv = adversarial_samples(original, shipped, train_inputs, config.budget, config.seed, progress)
+    val_adv = adversarial_samples(original, shipped, val_inputs, config.budget, config.seed + len(train_inputs), progress)
     progress.complete()
     progress.note(f"{len(train_adv)} adversarial training samples, {len(val_adv)} for validation")
     seconds["attack"] = round(time.time() - clock, 1)
@@ -529,13 +426,13 @@ def run_robustness(config: RobustnessConfig, weights: Path | None = None, progre
     clock = time.time()
     state, history, best_epoch = fine_tune(config, train_adv, val_adv, progress)
     save_hardened(state, weights)
-    hardened = load_weights(victim, weights)
+    hardened = Victim.builtin(victim, weights)
     progress.note(f"saved the hardened weights (epoch {best_epoch}) at {relative_to_root(weights)}")
     seconds["fine-tune"] = round(time.time() - clock, 1)
 
     # 3. Before and after, on test inputs both networks classify correctly.
     clock = time.time()
-    inputs = eval_inputs(victim, [original, hardened], config.n_eval)
+    inputs = eval_inputs([original, hardened], config.n_eval)
     square_inputs = inputs[:config.n_square]
     progress.start("evaluate", 2 * (len(SETTINGS) * len(inputs) + len(square_inputs)),
                    f"Attacking {len(inputs)} test inputs before and after fine-tuning")
@@ -545,31 +442,30 @@ def run_robustness(config: RobustnessConfig, weights: Path | None = None, progre
     def keep(setting: str, i: int, x: torch.Tensor, y: int, result) -> None:
         if not result.success:
             return
-        probs = hardened(result.x_adv[None].float()).softmax(-1)[0].detach()
+        probs = hardened.scores(result.x_adv[None].float()).softmax(-1)[0].detach()
         hits.append(int(probs.argmax()) == y)
         if setting == "mix" and hits[-1] and len(candidates) < 4 * config.n_samples:
             candidates.append(sample_record(victim, i, y, result, probs))
 
     with torch.no_grad():
-        before_rl = rl_attacks(victim, original, shipped, inputs, config.budget, progress, on_result=keep)
-    before_square = square_attacks(victim, original, square_inputs, config, progress)
-    after_rl = rl_attacks(victim, hardened, shipped, inputs, config.budget, progress)
-    after_square = square_attacks(victim, hardened, square_inputs, config, progress)
+        before_rl = rl_attacks(original, shipped, inputs, config.budget, progress, on_result=keep)
+    before_square = square_attacks(original, square_inputs, config, progress)
+    after_rl = rl_attacks(hardened, shipped, inputs, config.budget, progress)
+    after_square = square_attacks(hardened, square_inputs, config, progress)
     progress.complete()
-    before = side_report(victim, original, before_rl, before_square, config.budget, [False] * len(hits))
-    after = side_report(victim, hardened, after_rl, after_square, config.budget, hits)
+    before = side_report(original, before_rl, before_square, config.budget, [False] * len(hits))
+    after = side_report(hardened, after_rl, after_square, config.budget, hits)
     seconds["evaluate"] = round(time.time() - clock, 1)
 
     # The adaptive attacker: the shipped recipe, trained against the hardened network.
     clock = time.time()
-    recipe = adaptive_config(config, shipped)
+    adaptive = adaptive_config(config, shipped)
     agent_file = adaptive_agent_path(weights)
-    progress.start("adaptive", len(inputs) + 1, f"Training an agent against the hardened victim ({recipe.ppo_steps} "
-                                                f"PPO steps, {recipe.n_inputs} training inputs)")
-    adaptive_agent = train_agent(recipe, log=progress.note, victim_model=hardened, path=agent_file,
-                                 weights_sha256=file_sha256(weights))
+    progress.start("adaptive", len(inputs) + 1, f"Training an agent against the hardened victim ({adaptive.ppo_steps} "
+                                                f"PPO steps, {adaptive.n_inputs} training inputs)")
+    adaptive_agent = train_agent(adaptive, log=progress.note, victim=hardened, path=agent_file)
     progress.advance(message="The adaptive agent attacks the test inputs")
-    adaptive_rl = rl_attacks(victim, hardened, adaptive_agent, inputs, config.budget, progress, settings=("mix",))
+    adaptive_rl = rl_attacks(hardened, adaptive_agent, inputs, config.budget, progress, settings=("mix",))
     progress.complete()
     seconds["adaptive"] = round(time.time() - clock, 1)
 
@@ -577,11 +473,11 @@ def run_robustness(config: RobustnessConfig, weights: Path | None = None, progre
     samples = [{**c, "after_attack": {k: after_mix[c["index"]][k] for k in ("success", "queries")}}
                for c in candidates]
     samples.sort(key=lambda s: s["after_attack"]["success"])  # those the agent cannot fool after, first
-    grid = grid_for(victim, get_spec(victim).input_shape)
+    grid = original.grid
     return {
         "run": run_record(seed=config.seed, victim=victim),
         "victim": victim,
-        "modality": get_spec(victim).modality,
+        "modality": get_profile(victim).modality,
         "preset": config.preset,
         "command": config.command(),
         "config": asdict(config),
@@ -600,7 +496,7 @@ def run_robustness(config: RobustnessConfig, weights: Path | None = None, progre
         "before": before,
         "after": after,
         "adaptive": {**summary(adaptive_rl, config.budget), "filter": "mix", "agent": relative_to_root(agent_file),
-                     "recipe": {**asdict(recipe), "cells_per_patch": list(recipe.cells_per_patch)},
+                     "recipe": {**asdict(adaptive), "cells_per_patch": list(adaptive.cells_per_patch)},
                      "validation": adaptive_agent.meta.get("validation"), "chosen": adaptive_agent.meta.get("chosen"),
                      "training_seconds": adaptive_agent.meta.get("training_seconds"),
                      "attacks": by_setting(adaptive_rl)},
@@ -612,7 +508,7 @@ def run_robustness(config: RobustnessConfig, weights: Path | None = None, progre
 def sample_record(victim: str, index: int, label: int, result, hardened_probs: torch.Tensor) -> dict:
     """An adversarial test input that fooled the shipped weights, as the page rebuilds it: the
     test index and the attack's trajectory (replayed without a query, see ``attack.replay``)."""
-    names = get_spec(victim).class_names
+    names = get_profile(victim).class_names
     hardened = int(hardened_probs.argmax())
     return {"index": index, "label": label, "label_name": names[label], "filter": "mix", "seed": index,
             "before": {"adversarial_label_name": result.adversarial_label_name, "queries": result.queries,
@@ -633,10 +529,10 @@ class ReplayedSample:
 
 def replay_sample(victim: str, entry: dict) -> ReplayedSample:
     """Rebuild a report sample from its test index and trajectory (no query, see ``attack.replay``)."""
-    from rlab_core.attack.replay import TrajectoryReplay
+    from rlab_core.attacks.replay import TrajectoryReplay
 
-    sample = get_spec(victim).dataset("test")[entry["index"]]
-    state = TrajectoryReplay(sample.x, victim, entry["filter"], None, entry["seed"]).run(entry["trajectory"])
+    sample = get_profile(victim).dataset("test")[entry["index"]]
+    state = TrajectoryReplay(sample.x, Victim.builtin(victim), entry["filter"], None, entry["seed"]).run(entry["trajectory"])
     return ReplayedSample(sample, state.x_adv(), state.grid, state.patch_filters())
 
 
@@ -698,8 +594,9 @@ def save_report(report: dict, out: Path) -> None:
 
 # ---------------------------------------------------------------------- the page's background run
 
-def run_folder(victim: str, runs: Path | None = None) -> Path:
-    return Path(runs or RUNS) / victim
+def run_folder(victim: str) -> Path:
+    """Where the Robustness page's run of ``victim`` goes: ``runs/robustness/<victim>/``."""
+    return hardened_run_folder(victim)
 
 
 def shipped_report_path(victim: str) -> Path:
@@ -714,7 +611,7 @@ def start_worker(victim: str, preset: str = "default", folder: Path | None = Non
     folder = Path(folder or run_folder(victim))
     if background.worker_state(folder)[0] == "running":
         raise RobustnessError(f"a robustness run of {victim} is already running in {folder}")
-    command = [sys.executable, "-m", "rlab_core", "robustness", "--modality", get_spec(victim).modality,
+    command = [sys.executable, "-m", "rlab_core", "robustness", "--modality", get_profile(victim).modality,
                "--victim", victim, "--out", str(folder / "report.json"), "--progress", str(folder / background.PROGRESS),
                "--weights", str(hardened_path(victim, folder))]
     if preset != "default":

@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from rlab_core import app_support, plots
 from rlab_core.datasets import FashionMNIST
-from rlab_core.victims import get_spec, load_model, registry
+from rlab_core.victims import get_profile, load_model, registry
 
 torch.set_num_threads(1)
 
@@ -108,8 +108,8 @@ def test_switching_modality_shows_its_default_victim(modality: str, victim: str,
     drawn = figures(at)[0]
     assert drawn["data"][0]["type"] == trace
     if modality == "video":
-        assert len(drawn["frames"]) == get_spec(victim).input_shape[1]  # one animation frame per video frame
-    assert top1(at) in get_spec(victim).class_names
+        assert len(drawn["frames"]) == get_profile(victim).input_shape[1]  # one animation frame per video frame
+    assert top1(at) in get_profile(victim).class_names
     assert bar_names(at)[0] == top1(at)
 
 
@@ -119,7 +119,7 @@ def test_unlabelled_photo_for_the_imagenet_victim() -> None:
     assert "chelsea" in headings(at)  # the first test photo
     assert "No true label: the victim's top-1 stands in for it." in [md.value for md in at.markdown]
     assert figures(at)[0]["data"][0]["type"] == "image"  # RGB, drawn as it is
-    assert top1(at) in get_spec("imagenet-efficientnet-lite0").class_names
+    assert top1(at) in get_profile("imagenet-efficientnet-lite0").class_names
 
 
 def test_gallery_shows_the_first_test_samples_and_a_button_chooses_one() -> None:
@@ -149,7 +149,7 @@ def test_gallery_of_beats_and_clips(modality: str, victim: str) -> None:
     assert len(at.get("image")) == 8
     checked(at.button(key=f"gallery_{victim}_2").click().run())
     assert at.number_input(key=f"sample_{victim}").value == 2
-    assert get_spec(victim).dataset("test")[2].name in headings(at)
+    assert get_profile(victim).dataset("test")[2].name in headings(at)
     assert highlighted(at, victim) == [f"gallery_{victim}_2"]
 
 
@@ -226,10 +226,10 @@ def test_the_answer_of_the_hardened_weights_and_of_your_onnx_model(tmp_path: Pat
     from test_onnx_model import export, fresh
 
     from rlab_core import robustness
-    from rlab_core.victims import get_spec, predict_proba
+    from rlab_core.victims import get_profile, predict_proba
 
     at = start("ecg")
-    sample = get_spec("ecg-cnn").dataset("test")[0]
+    sample = get_profile("ecg-cnn").dataset("test")[0]
     shipped = at.markdown[[md.value.startswith("Top-1:") for md in at.markdown].index(True)].value
     checked(at.radio(key="weights_ecg-cnn").set_value("hardened").run())
     hardened = predict_proba("ecg-cnn", sample.x, robustness.network("ecg-cnn", "hardened")).max()
@@ -240,7 +240,7 @@ def test_the_answer_of_the_hardened_weights_and_of_your_onnx_model(tmp_path: Pat
     checked(at.file_uploader(key="onnx_ecg-cnn").set_value(("mine.onnx", b"not a model", "application/octet-stream"))
             .run())
     assert [e.value.split(":")[0] for e in at.error] == ["mine.onnx is not an ONNX model ONNX Runtime can run"]
-    model = export(fresh("ecg-cnn"), tmp_path / "mine.onnx", get_spec("ecg-cnn").input_shape)
+    model = export(fresh("ecg-cnn"), tmp_path / "mine.onnx", get_profile("ecg-cnn").input_shape)
     checked(at.file_uploader(key="onnx_ecg-cnn").set_value(("mine.onnx", model.read_bytes(), "application/octet-stream"))
             .run())
     assert not at.error

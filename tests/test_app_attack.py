@@ -11,12 +11,12 @@ from streamlit.testing.v1 import AppTest
 
 from rlab_core import robustness
 from rlab_core.app_support import ATTACKERS
-from rlab_core.attack import agent as agents
-from rlab_core.attack.replay import TrajectoryReplay, replay
-from rlab_core.attack.runner import attack, filter_strengths
-from rlab_core.baselines import random_attack
+from rlab_core.agents import agent as agents
+from rlab_core.attacks.replay import TrajectoryReplay, replay
+from rlab_core.attacks.runner import attack, filter_strengths
+from rlab_core.attacks import random_attack
 from rlab_core.filters import get_filter
-from rlab_core.victims import get_spec, predict_proba
+from rlab_core.victims import get_profile, predict_proba
 
 torch.set_num_threads(1)
 
@@ -105,7 +105,7 @@ def test_without_an_agent_the_random_attacker_still_runs(monkeypatch: pytest.Mon
     ("video-cnn", "mix", None),
 ])
 def test_replay_rebuilds_the_adversarial_input_exactly(victim: str, filter: str, strength: float | None) -> None:
-    sample = get_spec(victim).dataset("test")[1]
+    sample = get_profile(victim).dataset("test")[1]
     live: list = []
     result = random_attack(victim, sample.x, sample.y, filter, budget=120, seed=3, strength=strength, on_step=live.append)
     assert any(r.action == "prune" for r in result.trajectory) or not result.success
@@ -129,7 +129,7 @@ def test_the_hardened_weights_are_attacked_with_the_adaptive_agent() -> None:
     assert at.radio(key="attacker_ecg-cnn_shipped").options == [ATTACKERS["rl"], ATTACKERS["random"]]
     checked(at.radio(key="weights_ecg-cnn").set_value("hardened").run())
     assert at.radio(key="attacker_ecg-cnn_hardened").options == list(ATTACKERS.values())
-    sample = get_spec("ecg-cnn").dataset("test")[at.number_input(key="sample_ecg-cnn").value]
+    sample = get_profile("ecg-cnn").dataset("test")[at.number_input(key="sample_ecg-cnn").value]
     hardened = robustness.network("ecg-cnn", "hardened")
     top1 = predict_proba("ecg-cnn", sample.x, hardened).max()
     assert any(f"({top1:.1%})" in m.value for m in at.markdown if m.value.startswith("The victim says"))
@@ -168,7 +168,7 @@ def test_an_attack_on_a_model_that_stops_answering_says_so_and_the_page_goes_on(
     from test_jail import hangs_after_clean
 
     monkeypatch.setenv("RLAB_MODEL_CAP_SECONDS", "3")
-    sample = get_spec("image-cnn").dataset("test")[0]
+    sample = get_profile("image-cnn").dataset("test")[0]
     model = hangs_after_clean(sample.x, sample.y).SerializeToString()  # answers the clean input, then hangs
     at = attack_page("image")
     checked(at.radio(key="weights_image-cnn").set_value("onnx").run())

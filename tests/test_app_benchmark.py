@@ -184,7 +184,7 @@ def test_cli_bench_progress_file(tmp_path: Path, capsys: pytest.CaptureFixture) 
 def test_a_live_run_on_your_own_onnx_model(places, tmp_path: Path) -> None:
     from test_onnx_model import export, fresh
 
-    from rlab_core.victims import file_sha256, get_spec
+    from rlab_core.victims import file_sha256, get_profile
 
     _, runs = places
     at = benchmark_page()
@@ -195,7 +195,7 @@ def test_a_live_run_on_your_own_onnx_model(places, tmp_path: Path) -> None:
     assert error.value.startswith("upload your ONNX model first")
     assert not (runs / VICTIM).exists()  # nothing started
 
-    model = export(fresh(VICTIM), tmp_path / "mine.onnx", get_spec(VICTIM).input_shape)
+    model = export(fresh(VICTIM), tmp_path / "mine.onnx", get_profile(VICTIM).input_shape)
     checked(at.file_uploader(key=f"bench_onnx_{VICTIM}").set_value(("mine.onnx", model.read_bytes(),
                                                                     "application/octet-stream")).run())
     checked(at.button(key="bench_start").click().run())

@@ -12,9 +12,9 @@ from apptest import checked, open_app
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from rlab_core.attack import agent as agents
+from rlab_core.agents import agent as agents
 from rlab_core.datasets import FashionMNIST
-from rlab_core.victims import get_spec
+from rlab_core.victims import get_profile
 
 torch.set_num_threads(1)
 
@@ -67,7 +67,7 @@ def test_video_maps_are_scored_per_method() -> None:
 
 
 def test_image_loc_cnn_gradients_are_scored() -> None:
-    if not get_spec("image-loc-cnn").weights_path.exists():
+    if not get_profile("image-loc-cnn").weights_path.exists():
         pytest.skip("image-loc-cnn is not trained yet")
     at = explain(explain_page("image", "image-loc-cnn"), "image-loc-cnn", ["saliency", "gradcam"])
     table = score_table(at)
@@ -104,12 +104,12 @@ def test_an_upload_is_explained_without_scores() -> None:
 def test_your_onnx_model_is_explained_by_the_black_box_methods(tmp_path: Path) -> None:
     from test_onnx_model import export, fresh
 
-    from rlab_core.explain import BLACK_BOX
-    from rlab_core.explain import explain as explain_maps
+    from rlab_core.explanations import BLACK_BOX
+    from rlab_core.explanations import explain as explain_maps
 
     at = explain_page("ecg")
     checked(at.radio(key="weights_ecg-cnn").set_value("onnx").run())
-    model = export(fresh("ecg-cnn"), tmp_path / "mine.onnx", get_spec("ecg-cnn").input_shape)
+    model = export(fresh("ecg-cnn"), tmp_path / "mine.onnx", get_profile("ecg-cnn").input_shape)
     checked(at.file_uploader(key="onnx_ecg-cnn").set_value(("mine.onnx", model.read_bytes(), "application/octet-stream"))
             .run())
     methods = at.multiselect(key="explain_methods_ecg-cnn_onnx")
@@ -120,7 +120,7 @@ def test_your_onnx_model_is_explained_by_the_black_box_methods(tmp_path: Path) -
     request, explanation = at.session_state["explain_run"]
     assert request.weights == "onnx" and list(explanation.maps) == list(BLACK_BOX)
     # The exported network gives the maps of the shipped one.
-    sample = get_spec("ecg-cnn").dataset("test")[0]
+    sample = get_profile("ecg-cnn").dataset("test")[0]
     shipped = explain_maps("ecg-cnn", sample.x, None, BLACK_BOX, budget=30)
     for name in BLACK_BOX:
         torch.testing.assert_close(explanation.maps[name].values, shipped.maps[name].values, atol=1e-4, rtol=0)

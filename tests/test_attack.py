@@ -12,20 +12,20 @@ import torch
 from stable_baselines3.common.env_checker import check_env
 
 from rlab_core import ROOT
-from rlab_core.attack.agent import agent_path, load_agent
-from rlab_core.attack.distortion import Distortion, default_context
-from rlab_core.attack.env import PatchAttackEnv
-from rlab_core.attack.runner import attack, filter_strengths
-from rlab_core.baselines import random_attack
+from rlab_core.agents.agent import agent_path, load_agent
+from rlab_core.attacks.distortion import Distortion, default_context
+from rlab_core.agents.env import PatchAttackEnv
+from rlab_core.attacks.runner import attack, filter_strengths
+from rlab_core.attacks import random_attack
 from rlab_core.filters import FILTERS, register_filter, resolve_filters
 from rlab_core.patches import grid_for
-from rlab_core.victims import DEFAULT_VICTIM, get_spec, load_model, predict_proba
+from rlab_core.victims import DEFAULT_VICTIM, get_profile, load_model, predict_proba
 
 torch.set_num_threads(1)
 
 
 def correctly_classified(victim: str, n: int) -> list[tuple[torch.Tensor, int]]:
-    data, chosen = get_spec(victim).dataset("test"), []
+    data, chosen = get_profile(victim).dataset("test"), []
     for i in range(len(data)):
         sample = data[i]
         if int(predict_proba(victim, sample.x).argmax()) == sample.y:
@@ -37,7 +37,7 @@ def correctly_classified(victim: str, n: int) -> list[tuple[torch.Tensor, int]]:
 
 @pytest.mark.parametrize("victim,cells", [("ecg-cnn", (5,)), ("image-cnn", (4, 4)), ("video-cnn", (1, 2, 2))])
 def test_environment_passes_check_env_with_one_query_per_step(victim: str, cells) -> None:
-    spec = get_spec(victim)
+    spec = get_profile(victim)
     env = PatchAttackEnv(load_model(victim), correctly_classified(victim, 3), grid_for(victim, spec.input_shape),
                          resolve_filters("mix"), cells, budget=30, modality=spec.modality)
     check_env(env, warn=False)
@@ -53,7 +53,7 @@ def test_environment_passes_check_env_with_one_query_per_step(victim: str, cells
 
 def test_masks_forbid_undoing_the_previous_step_and_revisiting() -> None:
     victim = "image-cnn"
-    spec = get_spec(victim)
+    spec = get_profile(victim)
     env = PatchAttackEnv(load_model(victim), correctly_classified(victim, 1), grid_for(victim, spec.input_shape),
                          resolve_filters("dead_pixel"), (4, 4), budget=50)
     env.reset(seed=0)
@@ -78,7 +78,7 @@ def test_random_attack_counts_every_query_and_its_trajectory_replays_exactly() -
     assert result.queries_total == 1 + len(steps)
     flip = next(s for s in steps if s.misclassified and s.action != "prune")
     assert flip.queries == result.queries
-    spec = get_spec(victim)
+    spec = get_profile(victim)
     filters = resolve_filters("mix")
     replay = Distortion(x, grid_for(victim, spec.input_shape), filters, filter_strengths(victim, filters), seed=3,
                         ctx=default_context(x, spec.modality))
@@ -128,7 +128,7 @@ def test_shipped_agent_fools_90_percent_with_fewer_queries_than_random(modality:
     inputs = correctly_classified(victim, 20)
     rl = [attack(victim, x, y, agent, "mix", budget=1000, seed=i) for i, (x, y) in enumerate(inputs)]
     rnd = [random_attack(victim, x, y, "mix", budget=1000, seed=i) for i, (x, y) in enumerate(inputs)]
-    cap = max(1, int(0.2 * grid_for(victim, get_spec(victim).input_shape).n_patches))
+    cap = max(1, int(0.2 * grid_for(victim, get_profile(victim).input_shape).n_patches))
     assert all(r.l0_patches <= cap for r in rl)
     assert np.mean([r.success for r in rl]) >= 0.9
     assert np.median([r.queries for r in rl]) < np.median([r.queries for r in rnd])
@@ -176,7 +176,7 @@ def test_attack_cli_on_the_hardened_weights_with_the_adaptive_agent() -> None:
     assert (summary["weights"], summary["attacker"]) == ("hardened", "adaptive")
     assert summary["run"]["victim_weights_sha256"] == file_sha256(robustness.hardened_path("ecg-cnn"))
     # The same attack run in-process, on the hardened network with the adaptive agent.
-    sample = get_spec("ecg-cnn").dataset("test")[3]
+    sample = get_profile("ecg-cnn").dataset("test")[3]
     expected = attack("ecg-cnn", sample.x, sample.y, robustness.adaptive_agent("ecg-cnn", "hardened"), budget=200,
                       model=robustness.network("ecg-cnn", "hardened"))
     assert (summary["success"], summary["queries"], summary["adversarial_label"]) == (

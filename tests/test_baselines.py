@@ -5,9 +5,9 @@ import pytest
 import torch
 from counting import count_victim_calls
 
-from rlab_core.attack import runner
-from rlab_core.baselines import greedy_attack, random_attack
-from rlab_core.victims import get_spec, predict_proba
+from rlab_core.attacks import runner
+from rlab_core.attacks import greedy_attack, random_attack
+from rlab_core.victims import get_profile, predict_proba
 
 torch.set_num_threads(1)
 
@@ -18,7 +18,7 @@ def counted(monkeypatch):
 
 
 def first_correct(victim: str, start: int = 0):
-    data = get_spec(victim).dataset("test")
+    data = get_profile(victim).dataset("test")
     for i in range(start, len(data)):
         if int(predict_proba(victim, data[i].x).argmax()) == data[i].y:
             return data[i]

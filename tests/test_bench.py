@@ -12,8 +12,8 @@ from counting import count_victim_calls
 from torch import nn
 
 from rlab_core import ROOT
-from rlab_core.attack import runner
-from rlab_core.baselines import (
+from rlab_core.attacks import runner
+from rlab_core.attacks import (
     art_bridge,
     greedy_attack,
     random_attack,
@@ -21,7 +21,7 @@ from rlab_core.baselines import (
     square_attack,
     square_linf_attack,
 )
-from rlab_core.baselines.art_bridge import VictimModule, fold_length, image_shape
+from rlab_core.attacks.art_bridge import VictimModule, fold_length, image_shape
 from rlab_core.bench import (
     BenchConfig,
     BenchError,
@@ -31,7 +31,7 @@ from rlab_core.bench import (
     sample_seed,
 )
 from rlab_core.cli import main
-from rlab_core.victims import BlackBox, get_spec, predict_proba
+from rlab_core.victims import BlackBox, get_profile, predict_proba
 
 torch.set_num_threads(1)
 
@@ -45,7 +45,7 @@ def counted(monkeypatch):
 
 
 def first_correct(victim: str):
-    data = get_spec(victim).dataset("test")
+    data = get_profile(victim).dataset("test")
     return next(data[i] for i in range(len(data)) if int(predict_proba(victim, data[i].x).argmax()) == data[i].y)
 
 

@@ -14,7 +14,7 @@ from numpy.lib import format as npy
 from benchmarks import hostile
 from rlab_core.decode import MAX_VIDEO_DECODED_PIXELS, InputError, read_image, read_video
 from rlab_core.io import load_input
-from rlab_core.victims import get_spec
+from rlab_core.victims import get_profile
 
 SECONDS = 20.0
 
@@ -52,12 +52,12 @@ def test_a_long_clip_is_cut_at_the_decoding_budget() -> None:
     assert frames.dtype == np.uint8 and len(frames) == cut
     assert notices == [f"long clip: only its first {cut} frames are used"]
     assert seconds < SECONDS and frames.nbytes < 100 * 2**20
-    loaded = load_input(clip, "long.mp4", get_spec("video-cnn"))
-    assert loaded.sample.x.shape == get_spec("video-cnn").input_shape
+    loaded = load_input(clip, "long.mp4", get_profile("video-cnn"))
+    assert loaded.sample.x.shape == get_profile("video-cnn").input_shape
 
 
 def test_an_npy_that_declares_a_huge_array_is_refused_before_numpy_allocates_it() -> None:
     out = io.BytesIO()
     npy.write_array_header_1_0(out, {"descr": "<f8", "fortran_order": False, "shape": (10**11,)})
-    outcome, seconds = timed(load_input, out.getvalue() + b"\0" * 64, "bomb.npy", get_spec("ecg-cnn"))
+    outcome, seconds = timed(load_input, out.getvalue() + b"\0" * 64, "bomb.npy", get_profile("ecg-cnn"))
     assert isinstance(outcome, InputError) and "declares 100,000,000,000 values" in str(outcome) and seconds < SECONDS

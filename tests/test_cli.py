@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from rlab_core import ROOT
-from rlab_core.victims import VICTIMS
+from rlab_core.victims import PROFILES
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -18,15 +18,15 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
                           check=False)
 
 
-@pytest.mark.parametrize("victim", sorted(VICTIMS))
+@pytest.mark.parametrize("victim", sorted(PROFILES))
 def test_predict_json_on_sample_zero_of_every_victim(victim: str) -> None:
-    modality = VICTIMS[victim].modality
+    modality = PROFILES[victim].modality
     out = run_cli("predict", "--modality", modality, "--victim", victim, "--sample", "0", "--json")
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert {"run", "modality", "victim", "label", "label_name", "top"} <= result.keys()
     assert result["victim"] == victim and result["modality"] == modality
-    assert result["label_name"] == VICTIMS[victim].class_names[result["label"]] == result["top"][0][0]
+    assert result["label_name"] == PROFILES[victim].class_names[result["label"]] == result["top"][0][0]
     probs = [p for _, p in result["top"]]
     assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1.0001
     assert result["run"]["victim_weights_sha256"] not in (None, "missing")

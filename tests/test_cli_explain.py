@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from rlab_core.cli import main
-from rlab_core.victims import get_spec, load_model, registry
+from rlab_core.victims import get_profile, load_model, registry
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
@@ -81,7 +81,7 @@ def test_bad_explain_arguments_exit_2_with_one_line(capsys, case: str, args: lis
 def image_loc_weights(tmp_path, monkeypatch):
     """image-loc-cnn's weights; while they are not trained yet, seeded untrained ones in a temporary
     folder stand in (this test is about maps and files, not about the network's accuracy)."""
-    spec = get_spec("image-loc-cnn")
+    spec = get_profile("image-loc-cnn")
     if spec.weights_path.exists():
         yield
         return

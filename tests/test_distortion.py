@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from rlab_core.attack import Distortion, default_context
+from rlab_core.attacks import Distortion, default_context
 from rlab_core.filters import FilterContext, resolve_filters
 from rlab_core.patches import PatchGrid
 
@@ -143,7 +143,7 @@ def test_dead_pixel_on_ecg_uses_the_median():
 
 
 def test_each_addition_comes_in_bounded_batches_in_order(setting, monkeypatch):
-    from rlab_core.attack import distortion
+    from rlab_core.attacks import distortion
 
     x, grid = setting
     d = build(x, grid)

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from rlab_core.explain import (
+from rlab_core.explanations import (
     METHODS,
     WHITE_BOX,
     explain,
@@ -20,11 +20,11 @@ from rlab_core.explain import (
     rl_maps,
     saliency,
 )
-from rlab_core.explain import explainer as explainer_module
+from rlab_core.explanations import explainer as explainer_module
 from rlab_core.patches import PatchGrid, grid_for
-from rlab_core.victims import BlackBox, get_spec
+from rlab_core.victims import BlackBox, get_profile
 
-VICTIMS = ("ecg-loc-cnn", "image-loc-cnn", "video-cnn")
+PROFILES = ("ecg-loc-cnn", "image-loc-cnn", "video-cnn")
 GRADIENT_METHODS = {"saliency": saliency, "ig": integrated_gradients, "gradcam": gradcam}
 
 
@@ -32,19 +32,19 @@ def untrained(victim: str) -> nn.Module:
     """The victim's architecture with seeded random weights: map shapes and query counts do not
     depend on training (and the localisation victims may still be training)."""
     torch.manual_seed(0)
-    return get_spec(victim).build().eval()
+    return get_profile(victim).build().eval()
 
 
 def a_sample(victim: str):
-    return get_spec(victim).dataset("test")[1]
+    return get_profile(victim).dataset("test")[1]
 
 
 # -- the gradient methods ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("victim", VICTIMS)
+@pytest.mark.parametrize("victim", PROFILES)
 @pytest.mark.parametrize("name", sorted(GRADIENT_METHODS))
 def test_gradient_methods_give_the_inputs_shape_white_box_and_no_queries(victim: str, name: str) -> None:
-    spec = get_spec(victim)
+    spec = get_profile(victim)
     x = a_sample(victim).x
     attribution = GRADIENT_METHODS[name](untrained(victim), x, 1)
     assert attribution.method == name and name in WHITE_BOX
@@ -91,9 +91,9 @@ def test_gradcam_needs_a_convolution() -> None:
 
 # -- occlusion --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("victim", VICTIMS)
+@pytest.mark.parametrize("victim", PROFILES)
 def test_occlusion_queries_are_one_plus_the_patches_and_the_black_box_counts_them(victim: str) -> None:
-    spec = get_spec(victim)
+    spec = get_profile(victim)
     grid = grid_for(victim, spec.input_shape)
     black_box = BlackBox(untrained(victim), spec.input_shape)
     attribution = occlusion(black_box, a_sample(victim).x, 1, grid)
@@ -242,7 +242,7 @@ def untrained_loc_victims(monkeypatch):
 
 @pytest.mark.parametrize("victim", ["ecg-loc-cnn", "image-loc-cnn"])
 def test_explain_gives_every_non_rl_map_in_the_inputs_shape(victim: str, untrained_loc_victims) -> None:
-    spec = get_spec(victim)
+    spec = get_profile(victim)
     x = a_sample(victim).x
     progress: list[tuple[str, float]] = []
     methods = ("saliency", "ig", "gradcam", "occlusion")
@@ -262,7 +262,7 @@ def test_explain_gives_every_non_rl_map_in_the_inputs_shape(victim: str, untrain
 
 def test_explain_scores_without_dice_at_rl_area_when_only_the_scores_want_a_missing_agent(
         untrained_loc_victims, monkeypatch) -> None:
-    from rlab_core.attack import agent as agent_module
+    from rlab_core.agents import agent as agent_module
 
     def no_agent(victim, warn=None):
         raise agent_module.AgentError(f"no agent for {victim}")
@@ -289,7 +289,7 @@ VIDEO_BUDGET = 60
 
 @pytest.fixture(scope="module")
 def video_agent():
-    from rlab_core.attack.agent import load_agent
+    from rlab_core.agents.agent import load_agent
 
     return load_agent("video-cnn")
 
@@ -297,7 +297,7 @@ def video_agent():
 @pytest.fixture(scope="module")
 def video_explanation(video_agent):
     """Every method on test clip 0 of video-cnn (the shipped agent, a small budget), with its truth."""
-    sample = get_spec("video-cnn").dataset("test")[0]
+    sample = get_profile("video-cnn").dataset("test")[0]
     return sample, explain("video-cnn", sample.x, sample.y, METHODS, budget=VIDEO_BUDGET, seed=0, truth=sample.mask,
                            agent=video_agent)
 
@@ -327,7 +327,7 @@ def test_explain_on_video_scores_every_map_against_the_digit(video_explanation) 
 
 
 def test_explains_rl_maps_are_those_of_its_attacks(video_explanation, video_agent) -> None:
-    from rlab_core.explain import rl_attacks
+    from rlab_core.explanations import rl_attacks
 
     sample, explanation = video_explanation
     results = rl_attacks("video-cnn", sample.x, sample.y, video_agent, VIDEO_BUDGET, 0)

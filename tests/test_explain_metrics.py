@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rlab_core.explain.metrics import (
+from rlab_core.explanations.metrics import (
     dice,
     dice_at_rl_area,
     dilate,

@@ -11,13 +11,13 @@ from PIL import Image
 
 from rlab_core.decode import InputError
 from rlab_core.io import load_input
-from rlab_core.victims import get_spec
+from rlab_core.victims import get_profile
 
-ECG = get_spec("ecg-cnn")
-IMAGE = get_spec("image-cnn")
-IMAGENET = get_spec("imagenet-efficientnet-lite0")
-VIDEO = get_spec("video-cnn")
-FRAMES = get_spec("video-imagenet-frames")
+ECG = get_profile("ecg-cnn")
+IMAGE = get_profile("image-cnn")
+IMAGENET = get_profile("imagenet-efficientnet-lite0")
+VIDEO = get_profile("video-cnn")
+FRAMES = get_profile("video-imagenet-frames")
 
 
 def png_bytes(array: np.ndarray, mode: str | None = None, fmt: str = "PNG") -> bytes:

@@ -17,12 +17,12 @@ from onnx import ModelProto, TensorProto, helper, numpy_helper
 
 from benchmarks import hostile
 from rlab_core import ROOT
-from rlab_core.victims import BlackBox, VictimError, get_spec
+from rlab_core.victims import BlackBox, VictimError, get_profile
 from rlab_core.victims.jail import JailLimits, ModelJail, ModelStopped
 from rlab_core.victims.onnx_model import load_onnx
 from rlab_core.victims.onnx_worker import build_session, external_tensors
 
-TEMPLATE = get_spec("image-cnn")  # the hostile models take its (1, 28, 28) and give its 10 classes
+TEMPLATE = get_profile("image-cnn")  # the hostile models take its (1, 28, 28) and give its 10 classes
 LIMITS = JailLimits(floor_seconds=1.0, seconds_per_input=0.05, cap_seconds=3.0, memory_mb=1024)
 CANARY = b"CANARY-" + bytes(range(65, 91)) * 1600  # 42 KB (more than the weights), a pattern no output holds by chance
 
@@ -227,7 +227,7 @@ def test_cli_refuses_hostile_models_in_one_line(tmp_path: Path) -> None:
 def unlabelled_input(folder: Path) -> tuple[Path, torch.Tensor]:
     """A test image as an upload (no label: the attack takes the model's clean top-1) and the
     input the CLI makes of it."""
-    from rlab_core.attack.output import save_png
+    from rlab_core.attacks.output import save_png
     from rlab_core.io import load_input
 
     path = folder / "garment.png"

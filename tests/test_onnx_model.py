@@ -17,10 +17,10 @@ from counting import CountingModel
 from torch import nn
 
 from rlab_core import ROOT
-from rlab_core.attack.agent import load_agent
-from rlab_core.attack.runner import attack
+from rlab_core.agents.agent import load_agent
+from rlab_core.attacks.runner import attack
 from rlab_core.robustness import load_weights
-from rlab_core.victims import VictimError, file_sha256, get_spec, predict_proba
+from rlab_core.victims import VictimError, file_sha256, get_profile, predict_proba
 from rlab_core.victims.onnx_model import load_onnx
 
 torch.set_num_threads(1)
@@ -63,13 +63,13 @@ def export(module: nn.Module, path: Path, shape: tuple[int, ...], batch: int | N
 
 
 def fresh(victim: str) -> nn.Module:
-    return load_weights(victim, get_spec(victim).weights_path)
+    return load_weights(victim, get_profile(victim).weights_path)
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("onnx")
-    shape = get_spec(VICTIM).input_shape
+    shape = get_profile(VICTIM).input_shape
     return {
         "logits": export(fresh(VICTIM), folder / "logits.onnx", shape),
         "probabilities": export(Probabilities(fresh(VICTIM)), folder / "probabilities.onnx", shape),
@@ -77,22 +77,22 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "batch of four": export(fresh(VICTIM), folder / "batch4.onnx", shape, batch=4),
         "three classes": export(FirstClasses(fresh(VICTIM)), folder / "three.onnx", shape),
         "NaN scores": export(NotANumber(), folder / "nan.onnx", shape),
-        "an image model": export(fresh("image-cnn"), folder / "image.onnx", get_spec("image-cnn").input_shape),
+        "an image model": export(fresh("image-cnn"), folder / "image.onnx", get_profile("image-cnn").input_shape),
     }
 
 
 @pytest.mark.parametrize("kind", ["logits", "probabilities", "batch of one"])
 def test_an_exported_victim_answers_as_the_shipped_network(models: dict[str, Path], kind: str) -> None:
-    model = load_onnx(models[kind].read_bytes(), get_spec(VICTIM))
+    model = load_onnx(models[kind].read_bytes(), get_profile(VICTIM))
     assert model.outputs_probabilities == (kind == "probabilities")
-    inputs = torch.stack([get_spec(VICTIM).dataset("test")[i].x for i in range(20)])
+    inputs = torch.stack([get_profile(VICTIM).dataset("test")[i].x for i in range(20)])
     torch.testing.assert_close(predict_proba(VICTIM, inputs, model).float(), predict_proba(VICTIM, inputs),
                                atol=1e-5, rtol=1e-4)
 
 
 def test_the_attack_on_the_onnx_model_is_the_attack_on_the_shipped_network(models: dict[str, Path]) -> None:
-    model = CountingModel(load_onnx(models["probabilities"].read_bytes(), get_spec(VICTIM)))
-    agent, sample = load_agent(VICTIM), get_spec(VICTIM).dataset("test")[3]
+    model = CountingModel(load_onnx(models["probabilities"].read_bytes(), get_profile(VICTIM)))
+    agent, sample = load_agent(VICTIM), get_profile(VICTIM).dataset("test")[3]
     on_onnx = attack(VICTIM, sample.x, sample.y, agent, budget=200, model=model)
     shipped = attack(VICTIM, sample.x, sample.y, agent, budget=200)
     assert model.samples == on_onnx.queries_total  # every query went to the uploaded model
@@ -108,11 +108,11 @@ def test_the_attack_on_the_onnx_model_is_the_attack_on_the_shipped_network(model
 ])
 def test_a_model_that_does_not_fit_the_victim_gets_one_clear_error(models: dict[str, Path], kind: str, message: str) -> None:
     with pytest.raises(VictimError, match=message):
-        load_onnx(models[kind].read_bytes(), get_spec(VICTIM), models[kind].name)
+        load_onnx(models[kind].read_bytes(), get_profile(VICTIM), models[kind].name)
 
 
 def test_files_that_are_not_onnx_models_are_refused() -> None:
-    spec = get_spec(VICTIM)
+    spec = get_profile(VICTIM)
     with pytest.raises(VictimError, match="empty"):
         load_onnx(b"", spec)
     for data in (b"not a model" * 50, spec.weights_path.read_bytes(), spec.weights_path.read_bytes()[:1000]):
@@ -136,8 +136,8 @@ def test_cli_predict_and_attack_with_an_onnx_model(models: dict[str, Path], tmp_
     assert (summary["success"], summary["queries"]) == (shipped["success"], shipped["queries"])
 
     renamed = tmp_path / "weights.onnx"
-    renamed.write_bytes(get_spec(VICTIM).weights_path.read_bytes())
-    for args, message in ((["--model", str(get_spec(VICTIM).weights_path)], "from an .onnx file only"),
+    renamed.write_bytes(get_profile(VICTIM).weights_path.read_bytes())
+    for args, message in ((["--model", str(get_profile(VICTIM).weights_path)], "from an .onnx file only"),
                           (["--model", str(renamed)], "is not an ONNX model"),
                           (["--model", str(tmp_path / "missing.onnx")], "no such file"),
                           (["--model", str(models["an image model"])], "takes inputs of shape")):
@@ -151,7 +151,7 @@ def test_cli_predict_and_attack_with_an_onnx_model(models: dict[str, Path], tmp_
 def test_the_attack_pages_run_on_an_uploaded_model(models: dict[str, Path]) -> None:
     from rlab_core import app_support
 
-    sample = get_spec(VICTIM).dataset("test")[3]
+    sample = get_profile(VICTIM).dataset("test")[3]
     model = app_support.onnx_model(VICTIM, models["logits"].read_bytes(), "logits.onnx")
     settings = app_support.AttackSettings(budget=200, weights=app_support.ONNX)
     result = app_support.run_attack(VICTIM, sample.x, sample.y, settings, model=model)
@@ -193,4 +193,4 @@ def test_bench_compares_every_attack_on_an_onnx_model(models: dict[str, Path], t
     with pytest.raises(BenchError, match="takes inputs of shape"):
         BenchConfig(VICTIM, attacks, model=str(models["an image model"])).check()
     with pytest.raises(BenchError, match="from an .onnx file only"):
-        BenchConfig(VICTIM, attacks, model=str(get_spec(VICTIM).weights_path)).check()
+        BenchConfig(VICTIM, attacks, model=str(get_profile(VICTIM).weights_path)).check()

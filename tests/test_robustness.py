@@ -21,10 +21,10 @@ import torch
 from counting import CountingModel
 
 from rlab_core import ROOT, background, robustness
-from rlab_core.attack.agent import AgentError, load_agent, recipe, train_agent
-from rlab_core.attack.runner import attack
+from rlab_core.agents.agent import AgentError, load_agent, recipe, train_agent
+from rlab_core.attacks.runner import attack
 from rlab_core.cli import main
-from rlab_core.victims import file_sha256, get_spec, load_model
+from rlab_core.victims import file_sha256, get_profile, load_model
 
 torch.set_num_threads(1)
 
@@ -47,7 +47,7 @@ def hardened_in_assets() -> set[Path]:
 def shipped_before() -> tuple[dict[Path, tuple[str, int]], set[Path]]:
     """The victim's shipped weights and agent, hash and time, before the tiny run (only these:
     other victims' files may be retrained meanwhile), and what hardened files assets holds."""
-    files = [get_spec(VICTIM).weights_path, ROOT / "assets" / "agents" / f"{VICTIM}.zip"]
+    files = [get_profile(VICTIM).weights_path, ROOT / "assets" / "agents" / f"{VICTIM}.zip"]
     return {path: (digest(path), path.stat().st_mtime_ns) for path in files}, hardened_in_assets()
 
 
@@ -100,14 +100,14 @@ def test_fine_tuning_never_overwrites_the_shipped_weights(tiny_run, shipped_befo
         assert path.exists() and digest(path) == sha and path.stat().st_mtime_ns == modified, path
     assert hardened_in_assets() == hardened  # nothing new in assets either
     # The cached shipped network was not trained in place.
-    on_disk = torch.load(get_spec(VICTIM).weights_path, weights_only=True)
+    on_disk = torch.load(get_profile(VICTIM).weights_path, weights_only=True)
     assert all(torch.equal(v, on_disk[k]) for k, v in load_model(VICTIM).state_dict().items())
     # The default place is beside the shipped weights, and a shipped weights path is refused.
-    assert robustness.hardened_path(VICTIM) == get_spec(VICTIM).weights_path.with_name(f"{VICTIM}-hardened.pt")
+    assert robustness.hardened_path(VICTIM) == get_profile(VICTIM).weights_path.with_name(f"{VICTIM}-hardened.pt")
     with pytest.raises(robustness.RobustnessError, match="never go there"):
-        robustness.save_hardened(load_model(VICTIM).state_dict(), get_spec("image-cnn").weights_path)
+        robustness.save_hardened(load_model(VICTIM).state_dict(), get_profile("image-cnn").weights_path)
     with pytest.raises(robustness.RobustnessError, match="never go there"):
-        robustness.run_robustness(robustness.config_for(VICTIM, "quick"), get_spec(VICTIM).weights_path)
+        robustness.run_robustness(robustness.config_for(VICTIM, "quick"), get_profile(VICTIM).weights_path)
     # An agent trained against another network never replaces the shipped agent.
     with pytest.raises(ValueError, match="own path"):
         train_agent(recipe(VICTIM), victim_model=load_model(VICTIM))
@@ -152,7 +152,7 @@ def test_fine_tuning_raises_accuracy_on_held_out_adversarial_samples(tiny_run) -
     assert report["after"]["clean_accuracy"] >= report["before"]["clean_accuracy"] - 0.03
     # Independently: adversarial samples from test inputs further on (fine-tuning saw train and val only).
     hardened = robustness.load_weights(VICTIM, Path(report["hardened_weights"]))
-    agent, data = load_agent(VICTIM), get_spec(VICTIM).dataset("test")
+    agent, data = load_agent(VICTIM), get_profile(VICTIM).dataset("test")
     fooled = []
     for i in range(100, 130):
         sample = data[i]
@@ -295,7 +295,7 @@ def test_the_last_runs_hardened_weights_and_adaptive_agent_are_attacked(tiny_run
         warnings: list[str] = []
         agent = robustness.adaptive_agent(VICTIM, "last-run", warnings.append)
         assert warnings == []
-        sample = get_spec(VICTIM).dataset("test")[0]
+        sample = get_profile(VICTIM).dataset("test")[0]
         counting = CountingModel(hardened)
         result = attack(VICTIM, sample.x, sample.y, agent, budget=40, model=counting)
         assert counting.samples == result.queries_total  # every query went to the hardened network

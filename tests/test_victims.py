@@ -9,7 +9,7 @@ import torch
 
 from rlab_core import ROOT
 from rlab_core.datasets import NaturalImages
-from rlab_core.victims import VICTIMS, get_spec, load_model, predict_proba
+from rlab_core.victims import PROFILES, get_profile, load_model, predict_proba
 
 AIMS = {"ecg-cnn": 0.95, "image-cnn": 0.91, "video-cnn": 0.95}
 MEASURED = json.loads((ROOT / "benchmarks" / "victims.json").read_text())["victims"]
@@ -18,7 +18,7 @@ N_CHECK = 500
 
 @pytest.mark.parametrize("name", sorted(AIMS))
 def test_trained_victim_reaches_its_figure_on_500_seeded_test_items(name: str) -> None:
-    spec = get_spec(name)
+    spec = get_profile(name)
     data = spec.dataset("test")
     picked = np.random.default_rng(0).choice(len(data), size=N_CHECK, replace=False)
     samples = [data[int(i)] for i in picked]
@@ -40,7 +40,7 @@ def test_weights_load_without_unpickling(monkeypatch) -> None:
     monkeypatch.setattr(torch, "load", spy)
     load_model.cache_clear()
     try:
-        for name in VICTIMS:
+        for name in PROFILES:
             load_model(name)
     finally:
         load_model.cache_clear()
@@ -52,11 +52,11 @@ def test_imagenet_victim_names_real_photos(photo: str, expected: set[str]) -> No
     data = NaturalImages("test")
     index = [item[1] for item in data.items].index(photo)
     probs = predict_proba("imagenet-efficientnet-lite0", data[index].x)
-    assert get_spec("imagenet-efficientnet-lite0").class_names[int(probs.argmax())] in expected
+    assert get_profile("imagenet-efficientnet-lite0").class_names[int(probs.argmax())] in expected
 
 
 def test_frames_victim_averages_per_frame_probabilities() -> None:
-    clip = get_spec("video-imagenet-frames").dataset("test")[0].x
+    clip = get_profile("video-imagenet-frames").dataset("test")[0].x
     per_frame = predict_proba("imagenet-efficientnet-lite0", clip.permute(1, 0, 2, 3))
     torch.testing.assert_close(predict_proba("video-imagenet-frames", clip), per_frame.mean(0), atol=1e-5, rtol=1e-4)
 

@@ -116,7 +116,7 @@ class Filter:
             return self.apply(patch, strength, rng)
         if ctx is None:
             raise FilterError(f"filter {self.name!r} needs a FilterContext: pass "
-                              f"ctx=rlab_core.attack.default_context(x, modality)")
+                              f"ctx=rlab_core.attacks.default_context(x, modality)")
         if tuple(ctx.baseline.shape) != (patch.shape[0],):
             raise FilterError(f"filter {self.name!r}: ctx.baseline has shape {tuple(ctx.baseline.shape)}, "
                               f"the patch has {patch.shape[0]} channels")

@@ -1,31 +1,38 @@
-"""Victims: the built-in classifiers, how to load them, and the black-box wrapper every attack goes through."""
+"""Victims: the one handle on a classifier (:class:`Victim`), the built-in victims' profiles, and
+the black-box wrapper every attack goes through."""
 from rlab_core.victims.blackbox import BlackBox, BudgetExhausted
-from rlab_core.victims.registry import (
+from rlab_core.victims.profiles import (
     DEFAULT_VICTIM,
     MODALITIES,
-    VICTIMS,
+    PROFILES,
     VictimError,
-    VictimSpec,
+    VictimProfile,
     file_sha256,
-    get_spec,
-    load_model,
-    predict_proba,
+    get_profile,
     victims_for,
-    weights_hash,
+)
+from rlab_core.victims.victim import (
+    WEIGHT_CHOICES,
+    Victim,
+    hardened_path,
+    weight_choices,
+    weights_file,
 )
 
 __all__ = [
     "DEFAULT_VICTIM",
     "MODALITIES",
-    "VICTIMS",
+    "PROFILES",
+    "WEIGHT_CHOICES",
     "BlackBox",
     "BudgetExhausted",
+    "Victim",
     "VictimError",
-    "VictimSpec",
+    "VictimProfile",
     "file_sha256",
-    "get_spec",
-    "load_model",
-    "predict_proba",
+    "get_profile",
+    "hardened_path",
     "victims_for",
-    "weights_hash",
+    "weight_choices",
+    "weights_file",
 ]

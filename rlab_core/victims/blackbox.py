@@ -5,13 +5,11 @@ is the wrapper's :attr:`~BlackBox.queries`, the first clean prediction included.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-
 import numpy as np
 import torch
-from torch import nn
 
 from rlab_core.victims.jail import ModelStopped
+from rlab_core.victims.victim import Victim
 
 
 class BudgetExhausted(Exception):
@@ -22,21 +20,18 @@ class BlackBox:
     """Any victim reduced to class probabilities, with a query counter and an optional budget.
 
     Args:
-        model: an ``nn.Module`` or a function mapping a float batch ``(B, *input_shape)`` to
-            logits ``(B, K)`` (log-probabilities do as well: the softmax gives them back). A
-            module is put in eval mode, so that a prediction never depends on the batch.
-        input_shape: the shape of one input, without the batch axis, e.g. ``(1, 28, 28)``.
-        budget: the most samples the model may see in total, or ``None`` for no limit.
+        victim: the :class:`Victim` asked (its network is in eval mode, so that a prediction never
+            depends on the batch).
+        budget: the most samples the network may see in total, or ``None`` for no limit.
 
     Every sample that reaches the model counts one query: a batch of ``n`` counts ``n``.
     """
 
-    def __init__(self, model: nn.Module | Callable[[torch.Tensor], torch.Tensor], input_shape: Sequence[int],
-                 budget: int | None = None) -> None:
-        if isinstance(model, nn.Module):
-            model.eval()
-        self._model = model
-        self.input_shape = tuple(int(s) for s in input_shape)
+    def __init__(self, victim: Victim, budget: int | None = None) -> None:
+        if not isinstance(victim, Victim):
+            raise TypeError(f"a BlackBox wraps a Victim, not {type(victim).__name__}")
+        self.victim = victim
+        self.input_shape = victim.input_shape
         self._queries = 0
         self._budget: int | None = None
         self.set_budget(budget)
@@ -81,14 +76,14 @@ class BlackBox:
             ModelStopped: a jailed model hit its time or memory limit; ``queries`` holds the count,
                 this batch included.
         """
-        batch, single = self._as_batch(x)
+        batch, single = self.victim.as_batch(x)
         n = batch.shape[0]
         if self._budget is not None and self._queries + n > self._budget:
             raise BudgetExhausted(f"{n} more queries would exceed the budget of {self._budget} "
                                   f"({self._queries} spent)")
         self._queries += n
         try:
-            probs = self._forward(batch)
+            probs = self.victim.probabilities(batch)
         except ModelStopped as stopped:  # a jailed model hit a limit: the caller reports what was spent
             stopped.queries = self._queries
             raise
@@ -99,30 +94,3 @@ class BlackBox:
         if tuple(x.shape) != self.input_shape:
             raise ValueError(f"predict_label takes one input of shape {self.input_shape}, got {tuple(x.shape)}")
         return int(np.argmax(self.probs(x)))
-
-    @torch.no_grad()
-    def _forward(self, batch: torch.Tensor) -> np.ndarray:
-        logits = self._model(batch)
-        if not isinstance(logits, torch.Tensor) or logits.dim() != 2 or logits.shape[0] != batch.shape[0]:
-            raise RuntimeError(f"the victim must return logits (B, K) = ({batch.shape[0]}, K), "
-                               f"got {tuple(getattr(logits, 'shape', ())) or type(logits).__name__}")
-        return logits.detach().double().softmax(dim=-1).cpu().numpy()
-
-    def _as_batch(self, x: torch.Tensor | np.ndarray) -> tuple[torch.Tensor, bool]:
-        """A float32 copy of ``x`` as a batch on the model's device (a copy: the model may work in
-        place), and whether ``x`` was a single input."""
-        x = torch.as_tensor(x)
-        shape = tuple(x.shape)
-        single = shape == self.input_shape
-        if not single and not (len(shape) == len(self.input_shape) + 1 and shape[1:] == self.input_shape
-                                and shape[0] > 0):
-            raise ValueError(f"expected an input of shape {self.input_shape} or a batch (B, *{self.input_shape}), "
-                             f"got {shape}")
-        if x.is_floating_point() and not torch.isfinite(x).all():
-            raise ValueError("the input contains NaN or infinite values")
-        batch = x.detach().to(device=self._device(), dtype=torch.float32, copy=True)
-        return (batch[None] if single else batch), single
-
-    def _device(self) -> torch.device:
-        param = next(self._model.parameters(), None) if isinstance(self._model, nn.Module) else None
-        return torch.device("cpu") if param is None else param.device

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from rlab_core.victims.onnx_worker import FRAME, MAX_SCORES_PER_INPUT
-from rlab_core.victims.registry import VictimError
+from rlab_core.victims.profiles import VictimError
 
 WORKER = Path(__file__).with_name("onnx_worker.py")
 MAX_HEADER_BYTES = 1 << 20  # a reply's JSON header is a few hundred bytes

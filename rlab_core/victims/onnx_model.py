@@ -10,7 +10,7 @@ template's test split and the upload loader give them), and gives one score per 
 the patch grid, the filters' strengths and the RL agent that attacks it.
 
 :func:`load_onnx` checks all of this once, on a probe batch of two, and raises one
-:class:`~rlab_core.victims.registry.VictimError` with a readable message for anything else
+:class:`~rlab_core.victims.profiles.VictimError` with a readable message for anything else
 (:class:`~rlab_core.victims.jail.ModelStopped` when the model hits a limit).
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from rlab_core.victims.jail import JailLimits, ModelJail, ModelStopped
-from rlab_core.victims.registry import VictimError, VictimSpec
+from rlab_core.victims.profiles import VictimError, VictimProfile
 
 MAX_MODEL_BYTES = 500 * 2**20
 
@@ -52,7 +52,7 @@ class OnnxClassifier(nn.Module):
         return {"model": {"file": self.filename, "sha256": self.sha256, "format": "onnx"}}
 
 
-def load_onnx(data: bytes, template: VictimSpec, filename: str = "model.onnx",
+def load_onnx(data: bytes, template: VictimProfile, filename: str = "model.onnx",
               limits: JailLimits | None = None) -> OnnxClassifier:
     """The uploaded ONNX model ``data`` as a victim shaped like ``template``, running in its own
     jail (``limits``: :meth:`JailLimits.from_env`); raises ``VictimError``."""
@@ -68,7 +68,7 @@ def load_onnx(data: bytes, template: VictimSpec, filename: str = "model.onnx",
         raise
 
 
-def _checked(jail: ModelJail, data: bytes, template: VictimSpec, filename: str) -> OnnxClassifier:
+def _checked(jail: ModelJail, data: bytes, template: VictimProfile, filename: str) -> OnnxClassifier:
     signature = jail.load(data)
     inputs = signature["inputs"]
     if len(inputs) != 1:
@@ -96,7 +96,7 @@ def _checked(jail: ModelJail, data: bytes, template: VictimSpec, filename: str) 
     return model
 
 
-def load_onnx_file(path: Path, template: VictimSpec) -> OnnxClassifier:
+def load_onnx_file(path: Path, template: VictimProfile, limits: JailLimits | None = None) -> OnnxClassifier:
     """:func:`load_onnx` of the file at ``path``, which must be an ``.onnx`` file within the size limit."""
     path = Path(path)
     if not path.is_file():
@@ -106,10 +106,10 @@ def load_onnx_file(path: Path, template: VictimSpec) -> OnnxClassifier:
     if path.stat().st_size > MAX_MODEL_BYTES:
         raise VictimError(f"{path}: the file is {path.stat().st_size / 2**20:.0f} MB; the limit is "
                           f"{MAX_MODEL_BYTES // 2**20} MB")
-    return load_onnx(path.read_bytes(), template, path.name)
+    return load_onnx(path.read_bytes(), template, path.name, limits)
 
 
-def check_input(arg: dict, template: VictimSpec, filename: str) -> int | None:
+def check_input(arg: dict, template: VictimProfile, filename: str) -> int | None:
     """The model's fixed batch size (``None``: any), after checking its input (``name``, ``type``,
     ``shape`` as the jail describes it: a length, or a dynamic axis's name or ``None``) against the template's."""
     if arg["type"] != "tensor(float)":

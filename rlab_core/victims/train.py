@@ -2,7 +2,7 @@
 
 Read top to bottom: the settings, the data, the loop, the save. Run it as
 ``python -m rlab_core train-victim --victim NAME [--seed S]``; the shipped weights were made with
-the defaults below and seed 0.
+the victim's profile's ``training`` settings (:mod:`rlab_core.victims.profiles`) and seed 0.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rlab_core.victims.registry import VictimSpec, get_spec
+from rlab_core.victims.profiles import PROFILES, VictimProfile, get_profile
 
 
 @dataclass(frozen=True)
@@ -28,15 +28,6 @@ class TrainConfig:
     fresh_data_each_epoch: bool = False  # clips draw new motions every epoch
     flip_and_shift: bool = False  # image augmentation: horizontal flip and up to 2 px shift
     stretch_and_noise: bool = False  # ECG augmentation: up to 6% time stretch or squeeze, slight noise
-
-
-DEFAULTS = {
-    "ecg-cnn": TrainConfig("ecg-cnn", epochs=80, batch_size=64, lr=3e-3, stretch_and_noise=True),
-    "image-cnn": TrainConfig("image-cnn", epochs=15, batch_size=128, lr=2e-3, flip_and_shift=True),
-    "video-cnn": TrainConfig("video-cnn", epochs=14, batch_size=32, lr=2e-3, fresh_data_each_epoch=True),
-    "ecg-loc-cnn": TrainConfig("ecg-loc-cnn", epochs=40, batch_size=64, lr=3e-3, stretch_and_noise=True),
-    "image-loc-cnn": TrainConfig("image-loc-cnn", epochs=10, batch_size=128, lr=2e-3, flip_and_shift=True),
-}
 
 
 def stretch_and_noise(x: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
@@ -67,7 +58,7 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
 
 def train_victim(config: TrainConfig, log=print) -> dict:
     """Train ``config.victim``; write its weights to ``assets/victims``; return a summary."""
-    spec: VictimSpec = get_spec(config.victim)
+    spec: VictimProfile = get_profile(config.victim)
     if not spec.trained_here:
         raise ValueError(f"{spec.name} is pretrained and needs no training")
     torch.manual_seed(config.seed)
@@ -113,7 +104,10 @@ def train_victim(config: TrainConfig, log=print) -> dict:
             "seconds": round(time.time() - started, 1), "weights": str(spec.weights_path)}
 
 
-def config_for(victim: str, seed: int) -> TrainConfig:
-    if victim not in DEFAULTS:
-        raise ValueError(f"no training recipe for {victim!r}; trainable victims: {', '.join(DEFAULTS)}")
-    return replace(DEFAULTS[victim], seed=seed)
+def config_for(victim: str, seed: int = 0) -> TrainConfig:
+    """The training settings of built-in ``victim`` (its profile's ``training``) with ``seed``."""
+    settings = get_profile(victim).training
+    if settings is None:
+        trainable = [name for name, profile in PROFILES.items() if profile.trained_here]
+        raise ValueError(f"no training recipe for {victim!r}; trainable victims: {', '.join(trainable)}")
+    return TrainConfig(victim, seed=seed, **settings)

@@ -11,7 +11,7 @@ import time
 import torch
 from captum.attr import Occlusion
 
-from rlab_core.explain.base import AttributionMap, reference_input
+from rlab_core.explanations.base import AttributionMap, reference_input
 from rlab_core.patches import PatchGrid
 from rlab_core.victims.blackbox import BlackBox
 

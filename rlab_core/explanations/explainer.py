@@ -6,19 +6,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
-from torch import nn
 
-from rlab_core.attack.runner import DEFAULT_BUDGET
-from rlab_core.explain.base import AttributionMap
-from rlab_core.explain.gradcam import gradcam
-from rlab_core.explain.integrated_gradients import integrated_gradients
-from rlab_core.explain.metrics import score
-from rlab_core.explain.occlusion import occlusion
-from rlab_core.explain.rl import rl_attacks, rl_maps
-from rlab_core.explain.saliency import saliency
-from rlab_core.patches import grid_for
-from rlab_core.victims import BlackBox, get_spec, load_model, predict_proba
-from rlab_core.victims.onnx_model import OnnxClassifier
+from rlab_core.attacks.base import DEFAULT_BUDGET
+from rlab_core.explanations.base import AttributionMap
+from rlab_core.explanations.gradcam import gradcam
+from rlab_core.explanations.integrated_gradients import integrated_gradients
+from rlab_core.explanations.metrics import score
+from rlab_core.explanations.occlusion import occlusion
+from rlab_core.explanations.rl import rl_attacks, rl_maps
+from rlab_core.explanations.saliency import saliency
+from rlab_core.victims import BlackBox, Victim
 
 METHODS = ("rl", "rl_hard", "saliency", "ig", "gradcam", "occlusion")
 WHITE_BOX = ("saliency", "ig", "gradcam")
@@ -57,39 +54,38 @@ def parse_methods(text: str) -> tuple[str, ...]:
     return names
 
 
-def explain(victim: str, x: torch.Tensor, label: int | None = None, methods: tuple[str, ...] = METHODS,
+def explain(victim: Victim, x: torch.Tensor, label: int | None = None, methods: tuple[str, ...] = METHODS,
             budget: int = DEFAULT_BUDGET, seed: int = 0, truth: torch.Tensor | None = None, agent=None,
-            on_progress: Callable[[str, float], None] | None = None, model: nn.Module | None = None) -> Explanation:
-    """Maps of ``x`` for built-in ``victim`` by each of ``methods`` (all of shape ``x.shape[1:]``).
+            on_progress: Callable[[str, float], None] | None = None) -> Explanation:
+    """Maps of ``x`` for ``victim`` by each of ``methods`` (all of shape ``x.shape[1:]``).
 
     Args:
+        victim: the :class:`Victim` explained; one that is not white-box (an uploaded ONNX model, a
+            bare callable) has no gradients: only ``rl``, ``rl_hard`` and ``occlusion``.
         label: the class to explain; ``None`` takes the network's clean top-1.
-        budget, seed: of each RL attack (see :mod:`rlab_core.explain.rl`); ``agent`` defaults
+        budget, seed: of each RL attack (see :mod:`rlab_core.explanations.rl`); ``agent`` defaults
             to the victim's shipped agent.
         truth: a bool ground-truth mask of shape ``x.shape[1:]``; when given, every map is scored.
         on_progress: called with ``(what is running, fraction done)`` before each method.
-        model: explain this network instead of the victim's shipped one (hardened weights, or an
-            uploaded ONNX model, which has no gradients: only ``rl``, ``rl_hard`` and ``occlusion``).
     """
-    spec = get_spec(victim)
     if truth is not None and tuple(truth.shape) != tuple(x.shape[1:]):
         raise ValueError(f"ground truth {tuple(truth.shape)} does not cover the input's axes {tuple(x.shape[1:])}")
-    if isinstance(model, OnnxClassifier) and set(WHITE_BOX) & set(methods):
+    if not victim.white_box and set(WHITE_BOX) & set(methods):
         raise ValueError(f"{', '.join(m for m in methods if m in WHITE_BOX)} read the network's gradients, and "
-                         f"{model.filename} is an ONNX black box: choose from {', '.join(BLACK_BOX)}")
-    grid = grid_for(victim, spec.input_shape)
-    model = load_model(victim) if model is None else model
-    label = int(predict_proba(victim, x, model).argmax()) if label is None else int(label)
+                         f"{victim.name} is a black box: choose from {', '.join(BLACK_BOX)}")
+    grid = victim.grid
+    label = victim.predict(x) if label is None else int(label)
     report = on_progress or (lambda _what, _done: None)
     maps: dict[str, AttributionMap] = {}
-    explanation = Explanation(victim, label, spec.class_names[label], maps)
+    explanation = Explanation(victim.name, label, victim.class_names[label], maps)
 
     hard = torch.zeros(x.shape[1:], dtype=torch.bool)
     wants_rl = bool({"rl", "rl_hard"} & set(methods))
     scored = truth is not None and bool(truth.any())
     # Scoring needs rl_hard's area (dice_at_rl_area) even when no RL map was asked for.
     if (wants_rl or scored) and agent is None:
-        from rlab_core.attack.agent import AgentError, load_agent
+        from rlab_core.agents.agent import AgentError, load_agent
+
         try:
             agent = load_agent(victim, warn=explanation.notes.append)
         except AgentError as err:
@@ -100,7 +96,7 @@ def explain(victim: str, x: torch.Tensor, label: int | None = None, methods: tup
     if agent is not None and (wants_rl or scored):
         report("RL attacks", 0.0)
         started = time.perf_counter()
-        results = rl_attacks(victim, x, label, agent, budget, seed, model=model)
+        results = rl_attacks(victim, x, label, agent, budget, seed)
         soft, hard_map = rl_maps(results, grid, time.perf_counter() - started)
         explanation.rl_success = any(r.success for r in results)
         hard = hard_map.values > 0
@@ -109,11 +105,11 @@ def explain(victim: str, x: torch.Tensor, label: int | None = None, methods: tup
     for done, name in enumerate(others):
         report(name, (done + 1) / (len(others) + 1))
         if name == "occlusion":
-            maps[name] = occlusion(BlackBox(model, spec.input_shape), x, label, grid)
+            maps[name] = occlusion(BlackBox(victim), x, label, grid)
         else:
             method = {"saliency": saliency, "ig": integrated_gradients, "gradcam": gradcam}[name]
             with torch.enable_grad():
-                maps[name] = method(model, x, label)
+                maps[name] = method(victim.network, x, label)
     explanation.maps = {name: maps[name] for name in methods}  # in the order asked for
     report("done", 1.0)
 

@@ -15,23 +15,21 @@ from __future__ import annotations
 import time
 
 import torch
-from torch import nn
 
-from rlab_core.attack.result import AttackResult
-from rlab_core.attack.runner import attack
-from rlab_core.explain.base import AttributionMap
+from rlab_core.attacks.result import AttackResult
+from rlab_core.attacks.rl import RLAttack
+from rlab_core.explanations.base import AttributionMap
 from rlab_core.patches import PatchGrid
+from rlab_core.victims import Victim
 
 RL_FILTERS = ("mix", "gaussian_noise", "illuminate")
 RL_SEEDS = 2  # the first seed follows the policy's best action; later ones sample from it
 
 
-def rl_attacks(victim: str, x: torch.Tensor, label: int, agent, budget: int, seed: int,
-               filters: tuple[str, ...] = RL_FILTERS, seeds: int = RL_SEEDS,
-               model: nn.Module | None = None) -> list[AttackResult]:
-    """The attacks the RL maps are made of, in a fixed order (filter-major, then seed), on the
-    victim's shipped network or ``model``."""
-    return [attack(victim, x, label, agent, name, budget, seed=seed + k, deterministic=k == 0, model=model)
+def rl_attacks(victim: Victim, x: torch.Tensor, label: int, agent, budget: int, seed: int,
+               filters: tuple[str, ...] = RL_FILTERS, seeds: int = RL_SEEDS) -> list[AttackResult]:
+    """The attacks the RL maps are made of, in a fixed order (filter-major, then seed)."""
+    return [RLAttack(agent, name, deterministic=k == 0).run(victim, x, label, budget=budget, seed=seed + k)
             for name in filters for k in range(seeds)]
 
 

@@ -9,12 +9,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from rlab_core.attack.result import AttackResult
+from rlab_core.attacks.result import AttackResult
 from rlab_core.sample import Sample
-from rlab_core.victims import VictimSpec
+from rlab_core.victims import VictimProfile
 
 
-def write_attack(out: Path, result: AttackResult, sample: Sample, summary: dict, spec: VictimSpec) -> None:
+def write_attack(out: Path, result: AttackResult, sample: Sample, summary: dict, spec: VictimProfile) -> None:
     """``trajectory.json``, ``result.json``, ``adversarial.npy``/``mask.npy`` and viewable copies:
     ``.csv`` for an ECG (in the recording's units), ``.png`` for an image, ``.mp4`` for a video."""
     out.mkdir(parents=True, exist_ok=True)

@@ -45,16 +45,19 @@ import hashlib
 import math
 import random
 import time
+from abc import abstractmethod
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from typing import ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
-from rlab_core.attack.result import AttackResult, l0_elements, l2, linf, snr_db, ssim
-from rlab_core.patches import grid_for
-from rlab_core.victims import BlackBox, BudgetExhausted, get_spec, load_model
+from rlab_core.attacks.base import Attack
+from rlab_core.attacks.result import AttackResult, l2, measure
+from rlab_core.attacks.session import StepCallback
+from rlab_core.victims import BlackBox, BudgetExhausted, Victim
 
 _REMEMBERED = 8  # the last samples whose answers are reused (ART repeats only its latest inputs)
 
@@ -160,59 +163,60 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def art_attack(name: str, victim: str, x: torch.Tensor, y: int | None, make_attack: Callable, *, budget: int,
-               seed: int, output: str, l2_limit: float | None = None, reuse_answers: bool = True,
-               details: dict | None = None, model: nn.Module | None = None) -> AttackResult:
-    """Run the ART attack ``make_attack(classifier)`` on one input of built-in ``victim``.
+class ArtAttack(Attack):
+    """An ART evasion attack run through this harness (see the module's docstring).
 
-    Args:
-        name: the attack's name in the result. x: the victim's input shape, in ``[0, 1]``.
-        y: the true class (``None``: the clean top-1).
-        make_attack: builds the ART attack from the ``PyTorchClassifier`` (``verbose=False``).
-        budget: queries, the clean prediction included. seed: ART's global generators.
-        output, l2_limit, reuse_answers: as :class:`VictimModule`.
-        details: settings recorded in ``result.details`` (with ``estimator_calls``).
-        model: query this network instead of the victim's shipped one (e.g. a fine-tuned copy).
-
-    The clean input is the first query; an input already misclassified is reported as such.
+    Subclasses build the ART attack in :meth:`make` and say what :class:`VictimModule` answers
+    (``output``), how far a sample may go (:meth:`l2_limit`) and what the result records (:meth:`details`).
     """
-    from art.estimators.classification import PyTorchClassifier
 
-    spec = get_spec(victim)
-    black_box = BlackBox(load_model(victim) if model is None else model, spec.input_shape, budget=budget)
-    started = time.perf_counter()  # as the patch attacks: from the first query, the model loaded
-    module = VictimModule(black_box, x, output, l2_limit, reuse_answers)
-    shape = image_shape(spec.input_shape)
-    clean = module.ask(x)
-    label = int(np.argmax(clean)) if y is None else int(y)
-    already = int(np.argmax(clean)) != label
-    fooled = False
-    if not already:
-        module.label = label
-        classifier = PyTorchClassifier(module, loss=nn.NLLLoss(), input_shape=shape, nb_classes=len(clean),
-                                       clip_values=(0.0, 1.0), channels_first=True, device_type="cpu")
-        seed_everything(seed)
-        one_hot = np.eye(len(clean), dtype=np.float32)[[label]]
-        try:
-            with np.errstate(divide="ignore", invalid="ignore"):  # ART's NaN candidates: see "Invalid samples"
-                make_attack(classifier).generate(x.detach().numpy().astype(np.float32).reshape(1, *shape),
-                                                 y=one_hot)
-        except Fooled:
-            fooled = True
-        except (BudgetExhausted, OverLimit):
-            pass
-    # The fooling sample on a success; on a failure, the last sample sent.
-    x, x_adv = x.detach().float(), module.last
-    adversarial_label = int(np.argmax(module.last_probs))
-    grid = grid_for(victim, spec.input_shape)
-    changed = (x_adv != x).any(dim=0)
-    mask = grid.patch_fraction(changed) > 0
-    measures = {"ssim": ssim(x, x_adv)} if x.dim() >= 3 else {"snr_db": snr_db(x, x_adv)}
-    return AttackResult(
-        attack=name, success=fooled, already_misclassified=already,
-        queries=module.flip_queries if fooled else black_box.queries if already else budget,
-        queries_total=black_box.queries, label=label, adversarial_label=adversarial_label,
-        l0_patches=int(mask.sum()), l0_elements=l0_elements(x, x_adv), l2=l2(x, x_adv), linf=linf(x, x_adv),
-        remove_rate=0.0, seconds=time.perf_counter() - started, x_adv=x_adv, mask=mask, element_mask=changed,
-        label_name=spec.class_names[label], adversarial_label_name=spec.class_names[adversarial_label],
-        details={**(details or {}), "estimator_calls": module.calls, "invalid_samples": module.invalid}, **measures)
+    uses_patches = False
+    output: ClassVar[str] = "log_probs"
+    reuse_answers: bool = True
+
+    @abstractmethod
+    def make(self, classifier, victim: Victim, budget: int):
+        """The ART attack on ``classifier`` (a ``PyTorchClassifier``, ``verbose=False``)."""
+
+    def l2_limit(self) -> float | None:
+        return None
+
+    def details(self, victim: Victim) -> dict:
+        return {}
+
+    def _run(self, victim: Victim, x: torch.Tensor, y: int | None, *, budget: int, max_patches: int | None,
+             seed: int, callbacks: tuple[StepCallback, ...]) -> AttackResult:
+        from art.estimators.classification import PyTorchClassifier
+
+        black_box = BlackBox(victim, budget=budget)
+        started = time.perf_counter()  # as the patch attacks: from the first query, the model loaded
+        module = VictimModule(black_box, x, self.output, self.l2_limit(), self.reuse_answers)
+        shape = image_shape(victim.input_shape)
+        clean = module.ask(x)
+        label = int(np.argmax(clean)) if y is None else int(y)
+        already = int(np.argmax(clean)) != label
+        fooled = False
+        if not already:
+            module.label = label
+            classifier = PyTorchClassifier(module, loss=nn.NLLLoss(), input_shape=shape, nb_classes=len(clean),
+                                           clip_values=(0.0, 1.0), channels_first=True, device_type="cpu")
+            seed_everything(seed)
+            one_hot = np.eye(len(clean), dtype=np.float32)[[label]]
+            try:
+                with np.errstate(divide="ignore", invalid="ignore"):  # ART's NaN candidates: see "Invalid samples"
+                    self.make(classifier, victim, budget).generate(
+                        x.detach().numpy().astype(np.float32).reshape(1, *shape), y=one_hot)
+            except Fooled:
+                fooled = True
+            except (BudgetExhausted, OverLimit):
+                pass
+        # The fooling sample on a success; on a failure, the last sample sent.
+        x, x_adv = x.detach().float(), module.last
+        changed = (x_adv != x).any(dim=0)
+        return measure(self.name, x, x_adv, label=label, adversarial_label=int(np.argmax(module.last_probs)),
+                       class_names=victim.class_names, success=fooled, already_misclassified=already,
+                       queries=(module.flip_queries or 0) if fooled else black_box.queries if already else budget,
+                       queries_total=black_box.queries, mask=victim.grid.patch_fraction(changed) > 0,
+                       element_mask=changed, started=started,
+                       details={**self.details(victim), "estimator_calls": module.calls,
+                                "invalid_samples": module.invalid})

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rlab_core.attack.output import save_mp4, save_png
-from rlab_core.explain.explainer import Explanation
+from rlab_core.attacks.output import save_mp4, save_png
+from rlab_core.explanations.explainer import Explanation
 from rlab_core.sample import Sample
-from rlab_core.victims import VictimSpec
+from rlab_core.victims import VictimProfile
 
 COLOUR_MAP = "inferno"
 OPACITY = 0.55
@@ -58,7 +58,7 @@ def save_ecg_overlay(path: Path, signal: np.ndarray, values: torch.Tensor, title
     plt.close(fig)
 
 
-def write_explanation(out: Path, explanation: Explanation, sample: Sample, summary: dict, spec: VictimSpec) -> None:
+def write_explanation(out: Path, explanation: Explanation, sample: Sample, summary: dict, spec: VictimProfile) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "explanation.json").write_text(json.dumps(summary, indent=2))
     for name, attribution in explanation.maps.items():

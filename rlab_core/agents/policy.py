@@ -1,6 +1,6 @@
 """The agent's network: a small N-d CNN over the patch grid and one shared head per patch.
 
-The features extractor turns the observation (see :mod:`rlab_core.attack.env`) into ``width``
+The features extractor turns the observation (see :mod:`rlab_core.agents.env`) into ``width``
 features per patch: the view is cut into patches by a strided convolution, mixed with the
 distortion mask and the neighbours' features by two 3-wide convolutions, then joined with an
 embedding of the victim's answer and budget and with the mean over all patches. The action head

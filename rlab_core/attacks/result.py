@@ -1,6 +1,8 @@
 """What an attack returns: the step records of its trajectory, its distortion measures, the result."""
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -71,6 +73,8 @@ def snr_db(x: torch.Tensor, x_adv: torch.Tensor) -> float:
 class AttackResult:
     """The outcome of one attack on one input.
 
+    Made by :func:`measure`, the one place where an attack's outcome becomes figures.
+
     ``success``: the victim's top-1 differs from ``label`` with at most ``max_patches`` patches
     distorted. ``queries``: the wrapper's count at the first misclassification (the budget if
     the attack failed); ``queries_total`` adds pruning. Norms are in ``[0, 1]`` input scale and
@@ -109,3 +113,21 @@ class AttackResult:
                 "snr_db", "remove_rate", "seconds")
         out = {k: getattr(self, k) for k in keys}
         return {k: v for k, v in out.items() if v is not None}
+
+
+def measure(attack: str, x: torch.Tensor, x_adv: torch.Tensor, *, label: int, adversarial_label: int,
+            class_names: Sequence[str], success: bool, already_misclassified: bool, queries: int, queries_total: int,
+            mask: torch.Tensor, element_mask: torch.Tensor, started: float, remove_rate: float = 0.0,
+            trajectory: Sequence[StepRecord] = (), details: dict | None = None) -> AttackResult:
+    """The :class:`AttackResult` of an attack that turned ``x`` into ``x_adv``: its distortion measured
+    here (L0, L2, Linf, and SSIM for images and video or SNR for ECG), ``seconds`` since ``started``
+    (a ``time.perf_counter()``)."""
+    x, x_adv = x.detach().float(), x_adv.detach().float()
+    measures = {"ssim": ssim(x, x_adv)} if x.dim() >= 3 else {"snr_db": snr_db(x, x_adv)}
+    return AttackResult(
+        attack=attack, success=success, already_misclassified=already_misclassified, queries=queries,
+        queries_total=queries_total, label=label, adversarial_label=adversarial_label,
+        l0_patches=int(mask.sum()), l0_elements=l0_elements(x, x_adv), l2=l2(x, x_adv), linf=linf(x, x_adv),
+        remove_rate=remove_rate, seconds=time.perf_counter() - started, x_adv=x_adv, mask=mask,
+        element_mask=element_mask, trajectory=list(trajectory), label_name=class_names[label],
+        adversarial_label_name=class_names[adversarial_label], details=dict(details or {}), **measures)

@@ -15,19 +15,13 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from rlab_core.attack.distortion import Distortion, default_context
-from rlab_core.attack.result import (
-    AttackResult,
-    StepRecord,
-    l0_elements,
-    l2,
-    linf,
-    snr_db,
-    ssim,
-)
+from rlab_core.attacks.distortion import Distortion, default_context
+from rlab_core.attacks.result import AttackResult, StepRecord, l2, measure
 from rlab_core.filters import Filter
 from rlab_core.patches import PatchGrid
 from rlab_core.victims.blackbox import BlackBox
+
+StepCallback = Callable[[StepRecord], None]  # told of every step as it happens (a page follows it live)
 
 DEFAULT_PATCH_FRACTION = 0.2
 TOP_K = 5
@@ -43,22 +37,24 @@ class AttackSession:
     """An attack on one input ``x`` with true class ``label`` (``None``: the clean top-1).
 
     Creating the session sends the clean input (the first query). ``victim`` must be a fresh
-    :class:`BlackBox` for this attack: every figure comes from its count.
+    :class:`BlackBox` for this attack: every figure comes from its count; its :class:`Victim`
+    gives the patch grid, the class names and the modality.
     """
 
-    def __init__(self, victim: BlackBox, x: torch.Tensor, label: int | None, grid: PatchGrid,
-                 filters: Sequence[Filter], *, strengths: Sequence[float] | None = None, seed: int = 0,
-                 max_patches: int | None = None, class_names: Sequence[str] | None = None, modality: str | None = None,
-                 on_step: Callable[[StepRecord], None] | None = None) -> None:
+    def __init__(self, victim: BlackBox, x: torch.Tensor, label: int | None, filters: Sequence[Filter], *,
+                 strengths: Sequence[float] | None = None, seed: int = 0, max_patches: int | None = None,
+                 callbacks: Sequence[StepCallback] = ()) -> None:
+        grid = victim.victim.grid
         self.victim, self.grid, self.filters = victim, grid, list(filters)
-        self.distortion = Distortion(x, grid, self.filters, strengths, seed, ctx=default_context(x, modality))
+        self.distortion = Distortion(x, grid, self.filters, strengths, seed,
+                                     ctx=default_context(x, victim.victim.modality))
         self.max_patches = max_patches or default_max_patches(grid)
-        self.on_step = on_step
+        self.callbacks = list(callbacks)
         self.started = time.perf_counter()
         self.clean_probs = victim.probs(x)
         self.probs = self.clean_probs
         self.label = int(self.clean_probs.argmax()) if label is None else int(label)
-        self.class_names = list(class_names) if class_names else [str(k) for k in range(len(self.probs))]
+        self.class_names = list(victim.victim.class_names)
         self.already_misclassified = self.misclassified
         self.trajectory: list[StepRecord] = []
         self.first_flip_queries: int | None = None
@@ -151,8 +147,8 @@ class AttackSession:
             top=[[self.class_names[k], round(float(self.probs[k]), 6)] for k in top],
             l0_patches=self.distortion.n_distorted, l2=round(l2(self.x, x_adv), 6), misclassified=self.misclassified)
         self.trajectory.append(record)
-        if self.on_step is not None:
-            self.on_step(record)
+        for callback in self.callbacks:
+            callback(record)
         return self.probs
 
     # ------------------------------------------------------------------------------ the outcome
@@ -162,17 +158,10 @@ class AttackSession:
         policy_steps = [r for r in self.trajectory if r.action in ("add", "remove")]
         removes = sum(r.action == "remove" for r in policy_steps)
         budget = self.victim.budget if self.victim.budget is not None else self.victim.queries
-        spatial = self.x.dim() - 1
-        measures = {"ssim": ssim(self.x, x_adv)} if spatial >= 2 else {"snr_db": snr_db(self.x, x_adv)}
-        adversarial_label = int(self.probs.argmax())
-        return AttackResult(
-            attack=attack, success=success, already_misclassified=self.already_misclassified,
-            queries=self.first_flip_queries if success else self.victim.queries if self.already_misclassified else budget,
-            queries_total=self.victim.queries, label=self.label, adversarial_label=adversarial_label,
-            l0_patches=self.distortion.n_distorted, l0_elements=l0_elements(self.x, x_adv),
-            l2=l2(self.x, x_adv), linf=linf(self.x, x_adv),
-            remove_rate=removes / len(policy_steps) if policy_steps else 0.0,
-            seconds=time.perf_counter() - self.started, x_adv=x_adv, mask=self.distortion.mask,
-            element_mask=self.grid.element_mask(self.distortion.mask), trajectory=list(self.trajectory),
-            label_name=self.class_names[self.label], adversarial_label_name=self.class_names[adversarial_label],
-            **measures)
+        queries = (self.first_flip_queries if success and self.first_flip_queries is not None
+                   else self.victim.queries if self.already_misclassified else budget)
+        return measure(attack, self.x, x_adv, label=self.label, adversarial_label=int(self.probs.argmax()),
+                       class_names=self.class_names, success=success, already_misclassified=self.already_misclassified,
+                       queries=queries, queries_total=self.victim.queries, mask=self.distortion.mask,
+                       element_mask=self.grid.element_mask(self.distortion.mask), started=self.started,
+                       remove_rate=removes / len(policy_steps) if policy_steps else 0.0, trajectory=self.trajectory)

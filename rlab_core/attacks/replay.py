@@ -1,8 +1,8 @@
 """Rebuild an attack's input at any step from its trajectory: what the app's live view and replay show.
 
-A :class:`~rlab_core.attack.distortion.Distortion` with the attack's seed, filters and strengths
+A :class:`~rlab_core.attacks.distortion.Distortion` with the attack's seed, filters and strengths
 gives each patch the same distorted content whatever the order of the steps (see
-:func:`~rlab_core.attack.distortion.patch_seed`), so replaying the recorded actions from the
+:func:`~rlab_core.attacks.distortion.patch_seed`), so replaying the recorded actions from the
 clean input rebuilds the adversarial input bitwise, with no query to the victim.
 """
 from __future__ import annotations
@@ -11,11 +11,11 @@ from collections.abc import Iterable, Mapping
 
 import torch
 
-from rlab_core.attack.distortion import Distortion, default_context
-from rlab_core.attack.result import StepRecord, l2
-from rlab_core.attack.runner import attack_filters
-from rlab_core.patches import PatchGrid, grid_for
-from rlab_core.victims import get_spec
+from rlab_core.attacks.distortion import Distortion, default_context
+from rlab_core.attacks.result import StepRecord, l2
+from rlab_core.attacks.patch import attack_filters
+from rlab_core.patches import PatchGrid
+from rlab_core.victims import Victim
 
 Step = StepRecord | Mapping  # a record, or its ``to_dict()`` as read back from trajectory.json
 
@@ -23,16 +23,15 @@ Step = StepRecord | Mapping  # a record, or its ``to_dict()`` as read back from 
 class TrajectoryReplay:
     """The distortion of an attack on ``x``, advanced one recorded step at a time.
 
-    Arguments are the attack's own: built-in ``victim``, ``filter`` (a name, ``"mix"`` or a comma
+    Arguments are the attack's own: the :class:`Victim` (its grid and strengths), ``filter`` (a name, ``"mix"`` or a comma
     list), ``strength`` (one filter only; ``None``: the victim's strengths) and ``seed``.
     """
 
-    def __init__(self, x: torch.Tensor, victim: str, filter: str = "mix", strength: float | None = None,
+    def __init__(self, x: torch.Tensor, victim: Victim, filter: str = "mix", strength: float | None = None,
                  seed: int = 0) -> None:
-        spec = get_spec(victim)
         filters, strengths = attack_filters(victim, filter, strength)
-        self.grid: PatchGrid = grid_for(victim, spec.input_shape)
-        self.distortion = Distortion(x, self.grid, filters, strengths, seed, ctx=default_context(x, spec.modality))
+        self.grid: PatchGrid = victim.grid
+        self.distortion = Distortion(x, self.grid, filters, strengths, seed, ctx=default_context(x, victim.modality))
         self._index = {f.name: i for i, f in enumerate(filters)}
         self.steps = 0
         self.top: list | None = None  # the victim's top classes for the current input; None: not yet queried

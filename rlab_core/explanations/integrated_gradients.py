@@ -1,7 +1,7 @@
 """Integrated Gradients (Sundararajan et al., 2017, "Axiomatic Attribution for Deep Networks"), through Captum.
 
 White-box: the gradient of the true class's logit integrated along the straight path from the
-reference input (each channel's median, see :func:`~rlab_core.explain.base.reference_input`) to
+reference input (each channel's median, see :func:`~rlab_core.explanations.base.reference_input`) to
 the input, times the difference; absolute value summed over channels.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ import torch
 from captum.attr import IntegratedGradients
 from torch import nn
 
-from rlab_core.explain.base import AttributionMap, fold_channels, reference_input
+from rlab_core.explanations.base import AttributionMap, fold_channels, reference_input
 
 STEPS = 32
 ELEMENTS_PER_BATCH = 2_000_000  # keeps a video's path batches within a few hundred MB

@@ -13,7 +13,7 @@ import torch
 from captum.attr import LayerAttribution, LayerGradCam
 from torch import nn
 
-from rlab_core.explain.base import AttributionMap
+from rlab_core.explanations.base import AttributionMap
 
 INTERPOLATION = {1: "linear", 2: "bilinear", 3: "trilinear"}
 

@@ -35,24 +35,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from rlab_core import ASSETS, ROOT
-from rlab_core.attack.env import PatchAttackEnv, observe
-from rlab_core.attack.policy import PatchPolicy
-from rlab_core.attack.runner import attack, filter_strengths
-from rlab_core.attack.session import AttackSession
-from rlab_core.filters import resolve_filters
-from rlab_core.patches import grid_for
-from rlab_core.victims import (
-    file_sha256,
-    get_spec,
-    load_model,
-    predict_proba,
-    weights_hash,
-)
+from rlab_core.agents.env import PatchAttackEnv, observe
+from rlab_core.agents.policy import PatchPolicy
+from rlab_core.attacks.patch import attack_filters
+from rlab_core.attacks.rl import RLAttack
+from rlab_core.attacks.session import AttackSession
+from rlab_core.victims import PROFILES, Victim, file_sha256, get_profile
+from rlab_core.victims.profiles import WEIGHTS
 
 AGENTS = ASSETS / "agents"
 META_NAME = "rlab.json"
-# One agent serves several victims when their grids look alike to it.
-AGENT_OF = {"video-imagenet-frames": "imagenet-efficientnet-lite0"}
 
 
 @dataclass(frozen=True)
@@ -73,21 +65,6 @@ class AgentTrainConfig:
     n_val: int = 100                # validation inputs for selection
     val_budget: int = 200
     augment_flips: bool = False     # ImageNet: mirror images to double its few training photos
-
-
-RECIPES = {
-    "ecg-cnn": AgentTrainConfig("ecg-cnn", cells_per_patch=(5,), n_inputs=1500),
-    "image-cnn": AgentTrainConfig("image-cnn", cells_per_patch=(4, 4), n_inputs=1500),
-    "video-cnn": AgentTrainConfig("video-cnn", cells_per_patch=(1, 2, 2), n_inputs=200, teacher_steps=2,
-                                  single_filter_share=0.75, imitation_epochs=40, ppo_steps=15_000, n_val=60,
-                                  dagger_rounds=0),  # each labelled state costs 2,048 video queries here
-    "imagenet-efficientnet-lite0": AgentTrainConfig("imagenet-efficientnet-lite0", cells_per_patch=(4, 4), n_inputs=68,
-                                                    teacher_steps=2, imitation_epochs=60, ppo_steps=2_000, n_envs=2,
-                                                    n_val=2, val_budget=100, augment_flips=True, dagger_rounds=0),
-    "ecg-loc-cnn": AgentTrainConfig("ecg-loc-cnn", cells_per_patch=(5,), n_inputs=1500),
-    "image-loc-cnn": AgentTrainConfig("image-loc-cnn", cells_per_patch=(4, 4), n_inputs=500, dagger_rounds=0,
-                                      ppo_steps=10_000),  # kept small so that it trains in about half an hour here
-}
 
 
 class AgentError(ValueError):
@@ -135,29 +112,23 @@ class Agent:
 
 # ------------------------------------------------------------------------------------ training
 
-def training_inputs(victim: str, n: int, split: str, flips: bool, rng: np.random.Generator,
-                    model: nn.Module | None = None) -> list[tuple[torch.Tensor, int]]:
-    """Up to ``n`` items of ``split`` that the victim (``model``, if given) classifies correctly
-    (the clean top-1 for unlabelled ones)."""
-    data = get_spec(victim).dataset(split)
+def training_inputs(victim: Victim, n: int, split: str, flips: bool,
+                    rng: np.random.Generator) -> list[tuple[torch.Tensor, int]]:
+    """Up to ``n`` items of ``split`` (of the built-in data ``victim`` is shaped like) that
+    ``victim`` classifies correctly (the clean top-1 for unlabelled ones)."""
+    data = victim.dataset(split)
     order = rng.permutation(len(data))
     pairs = []
     for i in order:
         sample = data[int(i)]
         variants = [sample.x, sample.x.flip(-1)] if flips else [sample.x]
         for x in variants:
-            predicted = top1(victim, x, model)
+            predicted = victim.predict(x)
             if sample.y is None or predicted == sample.y:
                 pairs.append((x, predicted))
         if len(pairs) >= n:
             break
     return pairs[:n]
-
-
-@torch.no_grad()
-def top1(victim: str, x: torch.Tensor, model: nn.Module | None = None) -> int:
-    """The top-1 class of one input by the victim's shipped network, or by ``model``."""
-    return int((predict_proba(victim, x) if model is None else model(x[None].float())[0]).argmax())
 
 
 @torch.no_grad()
@@ -173,7 +144,7 @@ def teacher_label(env: PatchAttackEnv, filters: list[int]) -> tuple[np.ndarray, 
     candidates = np.argwhere(scored[:n_filters])
     if len(candidates) == 0:
         return None
-    probs = torch.cat([env.model(batch).softmax(-1) for batch in session.distortion.each_addition(candidates)]).numpy()
+    probs = torch.cat([env.victim.scores(batch).softmax(-1) for batch in session.distortion.each_addition(candidates)]).numpy()
     true = probs[:, session.label]
     probs[:, session.label] = -1
     drop = session.margin - (true - probs.max(axis=1))
@@ -247,75 +218,71 @@ def imitate(policy: PatchPolicy, states: list, epochs: int, seed: int, log: Call
             log(f"imitation: epoch {epoch + 1}/{epochs} cross-entropy {total / len(target):.4f}")
 
 
-def evaluate(agent: Agent, victim: str, inputs: list[tuple[torch.Tensor, int]], budget: int, filter: str = "mix",
-             model: nn.Module | None = None) -> dict:
-    """Success rate and median queries (failures at the budget) of ``agent`` on ``inputs``
-    (against ``model`` instead of the victim's shipped network, if given)."""
-    results = [attack(victim, x, y, agent, filter, budget, seed=i, model=model) for i, (x, y) in enumerate(inputs)]
+def evaluate(agent: Agent, victim: Victim, inputs: list[tuple[torch.Tensor, int]], budget: int,
+             filter: str = "mix") -> dict:
+    """Success rate and median queries (failures at the budget) of ``agent`` against ``victim`` on ``inputs``."""
+    attack = RLAttack(agent, filter)
+    results = [attack.run(victim, x, y, budget=budget, seed=i) for i, (x, y) in enumerate(inputs)]
     queries = [r.queries if r.success else budget for r in results]
     removes = [r.remove_rate for r in results]
     return {"inputs": len(results), "success_rate": float(np.mean([r.success for r in results])),
             "median_queries": float(np.median(queries)), "mean_remove_rate": float(np.mean(removes)), "budget": budget}
 
 
-def make_env(victim: str, inputs: list, config: AgentTrainConfig, budget: int,
-             model: nn.Module | None = None) -> PatchAttackEnv:
-    spec = get_spec(victim)
-    filters = resolve_filters(config.filters)
-    return PatchAttackEnv(load_model(victim) if model is None else model, inputs, grid_for(victim, spec.input_shape), filters, config.cells_per_patch,
-                          strengths=filter_strengths(victim, filters), budget=budget, modality=spec.modality)
+def make_env(victim: Victim, inputs: list, config: AgentTrainConfig, budget: int | None) -> PatchAttackEnv:
+    filters, strengths = attack_filters(victim, config.filters)
+    return PatchAttackEnv(victim, inputs, filters, config.cells_per_patch, strengths=strengths, budget=budget)
 
 
 def train_agent(config: AgentTrainConfig, log: Callable[[str], None] = print, *,
-                victim_model: nn.Module | None = None, path: Path | None = None,
-                weights_sha256: str | None = None) -> Agent:
-    """Train the agent of ``config.victim`` (training split only) and save it; see the module doc.
+                victim: Victim | None = None, path: Path | None = None) -> Agent:
+    """Train the agent of built-in ``config.victim`` (training split only) and save it; see the module doc.
 
     By default it attacks the victim's shipped network and is saved as the shipped agent
-    (:func:`agent_path`). With ``victim_model`` it is trained against that network instead (e.g. a
-    fine-tuned copy: an adaptive attacker), and ``path`` saves it elsewhere; ``path`` is then
-    required, so that a shipped agent is never replaced by one trained against other weights;
-    ``weights_sha256`` (:func:`file_sha256` of ``victim_model``'s weights file) goes into the
-    agent's metadata, so that loading it can tell when those weights have changed since.
+    (:func:`agent_path`). With ``victim`` it is trained against that network instead (e.g. hardened
+    weights: an adaptive attacker), and ``path`` saves it elsewhere; ``path`` is then required, so
+    that a shipped agent is never replaced by one trained against other weights. The hash of the
+    weights goes into the agent's metadata, so that loading it can tell when they have changed since.
     """
     from sb3_contrib import MaskablePPO
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    if victim_model is not None and path is None:
-        raise ValueError("an agent trained against a given model needs its own path")
+    if victim is not None and path is None:
+        raise ValueError("an agent trained against a given network needs its own path")
     started = time.time()
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    victim = config.victim
-    train = training_inputs(victim, config.n_inputs, "train", config.augment_flips, rng, victim_model)
-    val_split = "val" if len(get_spec(victim).dataset("val")) else "train"
-    val = training_inputs(victim, config.n_val, val_split, False, np.random.default_rng(config.seed + 1), victim_model)
-    log(f"{victim}: {len(train)} training inputs, {len(val)} validation inputs ({val_split})")
+    shipped = victim is None
+    victim = Victim.builtin(config.victim) if victim is None else victim
+    train = training_inputs(victim, config.n_inputs, "train", config.augment_flips, rng)
+    val_split = "val" if len(victim.dataset("val")) else "train"
+    val = training_inputs(victim, config.n_val, val_split, False, np.random.default_rng(config.seed + 1))
+    log(f"{config.victim}: {len(train)} training inputs, {len(val)} validation inputs ({val_split})")
 
     # 2-3. Teacher, imitation, then DAgger rounds on the states the policy itself reaches.
-    teacher_env = make_env(victim, train, config, budget=None, model=victim_model)
+    teacher_env = make_env(victim, train, config, budget=None)
     states = labelled_walks(teacher_env, config, rng, log)
-    envs = DummyVecEnv([lambda: make_env(victim, train, config, config.episode_budget, victim_model)
-                        for _ in range(config.n_envs)])
+    envs = DummyVecEnv([lambda: make_env(victim, train, config, config.episode_budget) for _ in range(config.n_envs)])
     envs.seed(config.seed)
     model = MaskablePPO(PatchPolicy, envs, learning_rate=config.ppo_lr, n_steps=256, batch_size=256, n_epochs=4,
                         gamma=0.98, clip_range=0.1, ent_coef=0.0, seed=config.seed, verbose=0)
-    trained_on = weights_sha256 or (weights_hash(victim) if victim_model is None else "a given model")
-    meta = {**asdict(config), "victim_weights_sha256": trained_on, "filters": [f.name for f in resolve_filters(config.filters)],
-            "command": f"python -m rlab_core train-agent --victim {victim} --steps {config.ppo_steps} --seed {config.seed}"}
+    meta = {**asdict(config), "victim_weights_sha256": victim.sha256 or "a given model",
+            "filters": [f.name for f in attack_filters(victim, config.filters)[0]],
+            "command": f"python -m rlab_core train-agent --victim {config.victim} --steps {config.ppo_steps} "
+                       f"--seed {config.seed}"}
     imitation = Agent(model.policy, meta)
     imitate(model.policy, states, config.imitation_epochs, config.seed, log)
     for _ in range(config.dagger_rounds):
         states += labelled_walks(teacher_env, config, rng, log, agent=imitation, steps=2 * config.teacher_steps)
         imitate(model.policy, states, config.imitation_epochs, config.seed, log)
     imitation_state = {k: v.clone() for k, v in model.policy.state_dict().items()}
-    scores = {"imitation": evaluate(imitation, victim, val, config.val_budget, model=victim_model)}
+    scores = {"imitation": evaluate(imitation, victim, val, config.val_budget)}
     log(f"imitation policy on validation: {scores['imitation']}")
 
     # 4. PPO fine-tuning.
     if config.ppo_steps:
         model.learn(config.ppo_steps, progress_bar=False, callback=_ProgressLog(config.ppo_steps, log))
-        scores["ppo"] = evaluate(Agent(model.policy, meta), victim, val, config.val_budget, model=victim_model)
+        scores["ppo"] = evaluate(Agent(model.policy, meta), victim, val, config.val_budget)
         log(f"fine-tuned policy on validation: {scores['ppo']}")
 
     # 5. Selection: the better policy on validation (success first, then fewer queries).
@@ -324,7 +291,7 @@ def train_agent(config: AgentTrainConfig, log: Callable[[str], None] = print, *,
         model.policy.load_state_dict(imitation_state)
     meta = {**meta, "validation": scores, "chosen": chosen, "training_seconds": round(time.time() - started, 1),
             "teacher_states": len(states), "training_inputs": len(train)}
-    path = path or agent_path(victim)
+    path = agent_path(config.victim) if shipped or path is None else path
     save(model, meta, path)
     log(f"saved {path} ({chosen} policy) after {time.time() - started:.0f}s")
     return Agent(model.policy, meta)
@@ -348,7 +315,16 @@ class _ProgressLog:
 # ------------------------------------------------------------------------------ saving, loading
 
 def agent_path(victim: str) -> Path:
-    return AGENTS / f"{AGENT_OF.get(victim, victim)}.zip"
+    """The shipped agent of built-in ``victim`` (one agent may serve several victims: its profile says)."""
+    return AGENTS / f"{get_profile(victim).agent_name}.zip"
+
+
+def adaptive_agent_path(weights: Path) -> Path:
+    """The adaptive agent of hardened ``weights``: in ``assets/agents/`` for weights in
+    ``assets/victims/``, else beside them."""
+    weights = Path(weights)
+    folder = AGENTS if weights.parent.resolve() == WEIGHTS.resolve() else weights.parent
+    return folder / f"{weights.stem}-agent.zip"
 
 
 def save(model, meta: dict, path: Path) -> None:
@@ -358,36 +334,54 @@ def save(model, meta: dict, path: Path) -> None:
         archive.writestr(META_NAME, json.dumps(meta, indent=2, default=str))
 
 
-def load_agent(victim: str, warn: Callable[[str], None] | None = None, path: Path | None = None,
-               weights: Path | None = None) -> Agent:
-    """The shipped agent of built-in ``victim``, or the agent at ``path``: one trained against the
-    weights file ``weights`` (an adaptive agent, see :mod:`rlab_core.robustness`). Only files inside
+def load_agent(victim: Victim | str, warn: Callable[[str], None] | None = None, path: Path | None = None) -> Agent:
+    """The shipped agent of ``victim`` (a :class:`Victim` or a built-in name: the agent of the profile it
+    is shaped like), or the agent at ``path``, trained against ``victim``'s weights. Only files inside
     this repository are ever loaded (an SB3 ``.zip`` is unpickled). When the agent's metadata says it
-    was trained against other weights than these (or the victim's shipped ones), ``warn`` is told."""
+    was trained against other weights than these, ``warn`` is told."""
     from sb3_contrib import MaskablePPO
 
+    profile = get_profile(victim) if isinstance(victim, str) else victim.profile
+    if profile is None:
+        raise AgentError(f"{victim.name} is shaped like no built-in victim, so no shipped agent fits it")
     shipped = path is None
-    path = agent_path(victim) if shipped else Path(path)
+    path = agent_path(profile.name) if shipped else Path(path)
     if not path.resolve().is_relative_to(ROOT):
         raise AgentError(f"{path} is outside this repository: RLAB loads only agents it trained itself")
     if not path.exists():
-        how = (f"train one with: python -m rlab_core train-agent --victim {AGENT_OF.get(victim, victim)}" if shipped
-               else f"it is made with the hardened weights by: python -m benchmarks.robustness --victim {victim}")
-        raise AgentError(f"no agent for {victim} at {path}; {how}")
+        how = (f"train one with: python -m rlab_core train-agent --victim {profile.agent_name}" if shipped
+               else f"it is made with the hardened weights by: python -m benchmarks.robustness --victim {profile.name}")
+        raise AgentError(f"no agent for {profile.name} at {path}; {how}")
     with zipfile.ZipFile(path) as archive:
         meta = json.loads(archive.read(META_NAME))
-    model = MaskablePPO.load(path, device="cpu", custom_objects={"learning_rate": 0.0, "lr_schedule": lambda _: 0.0})
+    # The zip pickles the policy's class path as it was when the agent was saved (rlab_core.attack.policy
+    # before the core's redesign): the class is given here instead, so every saved agent loads.
+    model = MaskablePPO.load(path, device="cpu", custom_objects={"policy_class": PatchPolicy, "learning_rate": 0.0,
+                                                                 "lr_schedule": lambda _: 0.0})
     trained_on = meta.get("victim_weights_sha256")
-    expected = weights_hash(AGENT_OF.get(victim, victim)) if weights is None else file_sha256(weights)
+    expected = (file_sha256(get_profile(profile.agent_name).weights_path) if shipped or isinstance(victim, str)
+                else victim.sha256)
     # Agents trained against a network before its file's hash was recorded say "a given model": nothing to check.
     if warn and trained_on != expected and trained_on != "a given model":
-        warn(f"the agent at {path} was trained against other weights of {victim} ({trained_on} vs {expected}); "
+        warn(f"the agent at {path} was trained against other weights of {profile.name} ({trained_on} vs {expected}); "
              "its figures may not hold")
     return Agent(model.policy, meta)
 
 
+def load_adaptive_agent(victim: Victim, warn: Callable[[str], None] | None = None) -> Agent:
+    """The agent trained again against ``victim``'s hardened weights (the robustness report's adaptive
+    attacker); ``warn`` is told if those weights changed after it was trained."""
+    if victim.profile is None or victim.weights_path is None or victim.weights == "shipped":
+        raise AgentError("the adaptive agent was trained against hardened weights: attack those, not "
+                         f"{victim.name}'s {victim.weights} weights")
+    return load_agent(victim, warn, path=adaptive_agent_path(victim.weights_path))
+
+
 def recipe(victim: str, steps: int | None = None, seed: int = 0) -> AgentTrainConfig:
-    if victim not in RECIPES:
-        raise ValueError(f"no agent recipe for {victim!r}; agents train for: {', '.join(RECIPES)}")
-    config = replace(RECIPES[victim], seed=seed)
+    """The training settings of built-in ``victim``'s agent (its profile's recipe), with ``steps`` PPO steps."""
+    settings = get_profile(victim).agent_recipe
+    if settings is None:
+        trainable = [name for name, p in PROFILES.items() if p.agent_recipe is not None]
+        raise ValueError(f"no agent recipe for {victim!r}; agents train for: {', '.join(trainable)}")
+    config = AgentTrainConfig(victim, seed=seed, **settings)
     return config if steps is None else replace(config, ppo_steps=steps)

@@ -5,8 +5,8 @@ One file per method, each returning an :class:`AttributionMap` over the input's 
 ``gradcam`` (white-box: they read the network's gradients), ``occlusion`` (black-box, queries
 counted). :func:`explain` runs any of them on one input and scores them with :mod:`.metrics`.
 """
-from rlab_core.explain.base import AttributionMap, reference_input
-from rlab_core.explain.explainer import (
+from rlab_core.explanations.base import AttributionMap, reference_input
+from rlab_core.explanations.explainer import (
     BLACK_BOX,
     METHODS,
     WHITE_BOX,
@@ -14,9 +14,9 @@ from rlab_core.explain.explainer import (
     explain,
     parse_methods,
 )
-from rlab_core.explain.gradcam import gradcam
-from rlab_core.explain.integrated_gradients import integrated_gradients
-from rlab_core.explain.metrics import (
+from rlab_core.explanations.gradcam import gradcam
+from rlab_core.explanations.integrated_gradients import integrated_gradients
+from rlab_core.explanations.metrics import (
     dice,
     dice_at_rl_area,
     iou,
@@ -24,9 +24,9 @@ from rlab_core.explain.metrics import (
     score,
     top_k_mask,
 )
-from rlab_core.explain.occlusion import occlusion
-from rlab_core.explain.rl import rl_attacks, rl_maps
-from rlab_core.explain.saliency import saliency
+from rlab_core.explanations.occlusion import occlusion
+from rlab_core.explanations.rl import rl_attacks, rl_maps
+from rlab_core.explanations.saliency import saliency
 
 __all__ = [
     "BLACK_BOX",

@@ -11,7 +11,7 @@ import torch
 from captum.attr import Saliency
 from torch import nn
 
-from rlab_core.explain.base import AttributionMap, fold_channels
+from rlab_core.explanations.base import AttributionMap, fold_channels
 
 
 def saliency(model: nn.Module, x: torch.Tensor, label: int) -> AttributionMap:

@@ -29,12 +29,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from gymnasium import spaces
-from torch import nn
 
-from rlab_core.attack.session import AttackSession
+from rlab_core.attacks.session import AttackSession
 from rlab_core.filters import Filter
 from rlab_core.patches import PatchGrid
-from rlab_core.victims.blackbox import BlackBox
+from rlab_core.victims import BlackBox, Victim
 
 STATE_SIZE = 11
 ILLEGAL_ACTION_REWARD = -1.0  # and the episode ends, with no query sent
@@ -106,10 +105,10 @@ class PatchAttackEnv(gym.Env):
     """Attack inputs drawn from ``inputs`` (pairs of clean input and true class) one per episode.
 
     Args:
-        model: the victim network (queried only through a fresh :class:`BlackBox` per episode).
+        victim: the :class:`Victim` attacked (queried through a fresh :class:`BlackBox` per episode;
+            it gives the patch grid and the modality).
         inputs: correctly classified ``(x, label)`` pairs to attack.
-        grid: the victim's patch grid. filters: the filters on offer (the agent picks per step),
-            at ``strengths`` (``None``: their defaults).
+        filters: the filters on offer (the agent picks per step), at ``strengths`` (``None``: their defaults).
         cells_per_patch: the observation's resolution per patch along each axis.
         budget: queries per episode (the clean prediction included; ``None``: unlimited).
         max_patches: the patch cap (``None``: 20% of the grid).
@@ -117,14 +116,14 @@ class PatchAttackEnv(gym.Env):
 
     metadata: ClassVar[dict] = {"render_modes": []}
 
-    def __init__(self, model: nn.Module, inputs: Sequence[tuple[torch.Tensor, int]], grid: PatchGrid,
-                 filters: Sequence[Filter], cells_per_patch: Sequence[int], *, strengths: Sequence[float] | None = None,
-                 budget: int | None = 200,
-                 max_patches: int | None = None, modality: str | None = None, reward: Reward = Reward()) -> None:
+    def __init__(self, victim: Victim, inputs: Sequence[tuple[torch.Tensor, int]], filters: Sequence[Filter],
+                 cells_per_patch: Sequence[int], *, strengths: Sequence[float] | None = None, budget: int | None = 200,
+                 max_patches: int | None = None, reward: Reward = Reward()) -> None:
         super().__init__()
-        self.model, self.inputs, self.grid, self.filters = model, list(inputs), grid, list(filters)
+        grid = victim.grid
+        self.victim, self.inputs, self.grid, self.filters = victim, list(inputs), grid, list(filters)
         self.cells_per_patch, self.budget, self.max_patches = tuple(cells_per_patch), budget, max_patches
-        self.modality, self.reward, self.strengths = modality, reward, strengths
+        self.reward, self.strengths = reward, strengths
         channels = grid.input_shape[0]
         self.observation_space = spaces.Dict({
             "view": spaces.Box(0.0, 1.0, (2 * channels, *view_shape(grid, self.cells_per_patch)), np.float32),
@@ -139,10 +138,9 @@ class PatchAttackEnv(gym.Env):
         super().reset(seed=seed)
         index = (options or {}).get("index", int(self.np_random.integers(len(self.inputs))))
         x, label = self.inputs[index]
-        victim = BlackBox(self.model, self.grid.input_shape, budget=self.budget)
-        self.session = AttackSession(victim, x, label, self.grid, self.filters, strengths=self.strengths,
-                                     seed=int(self.np_random.integers(2**31)),
-                                     max_patches=self.max_patches, modality=self.modality)
+        self.session = AttackSession(BlackBox(self.victim, budget=self.budget), x, label, self.filters,
+                                     strengths=self.strengths, seed=int(self.np_random.integers(2**31)),
+                                     max_patches=self.max_patches)
         self._last_was_remove = False
         return self._observe(), {"index": index, "already_misclassified": self.session.already_misclassified}
 
