@@ -6,7 +6,7 @@ import time
 
 import streamlit as st
 
-from rlab_core import app_support, plots, robustness
+from rlab_core import app_support, plots
 from rlab_core.app_support import (
     ATTACKERS,
     ONNX,
@@ -17,12 +17,12 @@ from rlab_core.app_widgets import choose_network, input_for, stopping_on_model_l
 from rlab_core.agents.agent import AgentError, agent_path
 from rlab_core.attacks.replay import TrajectoryReplay, put_back
 from rlab_core.attacks.result import StepRecord
-from rlab_core.attacks.runner import DEFAULT_BUDGET, filter_strengths
+from rlab_core.attacks import DEFAULT_BUDGET, attack_filters
 from rlab_core.attacks.session import default_max_patches
 from rlab_core.filters import filter_names, get_filter, resolve_filters
-from rlab_core.patches import PatchGrid, grid_for
+from rlab_core.patches import PatchGrid
 from rlab_core.sample import Sample
-from rlab_core.victims import VictimProfile, get_profile
+from rlab_core.victims import VictimError, VictimProfile, get_profile
 
 RUN = "attack_run"  # the last finished attack, an AttackRun, in st.session_state
 REDRAW_SECONDS = 0.1  # the live view redraws at most this often: a fast attack takes a few ms per step,
@@ -48,7 +48,7 @@ def choose_settings(spec: VictimProfile, grid: PatchGrid, weights: str) -> tuple
         chosen = st.selectbox("Filter", names, format_func=lambda n: MIX_LABEL if n == "mix" else n, key="attack_filter")
         strength = None
         if chosen == "mix":
-            strengths = filter_strengths(spec.name, resolve_filters("mix"))
+            strengths = attack_filters(spec, "mix")[1]
             st.caption("Each filter at its strength for this victim: "
                        + ", ".join(f"{f.name} {s:g}" for f, s in zip(resolve_filters("mix"), strengths)))
         else:
@@ -56,7 +56,7 @@ def choose_settings(spec: VictimProfile, grid: PatchGrid, weights: str) -> tuple
             low, high = flt.strength_range
             # A key per victim and filter: each starts at the victim's own strength for that filter.
             strength = st.slider(f"Strength of {chosen}", float(low), float(high),
-                                 float(filter_strengths(spec.name, [flt])[0]), step=(high - low) / 100,
+                                 float(attack_filters(spec, chosen)[1][0]), step=(high - low) / 100,
                                  key=f"strength_{spec.name}_{chosen}", help=flt.description)
             st.caption(flt.description)
     with how_much:
@@ -73,7 +73,7 @@ def agent_ready(victim: str, attacker: str, weights: str) -> bool:
     try:
         _, warnings = (app_support.shipped_agent(victim) if attacker == "rl"
                        else app_support.adaptive_agent(victim, weights))
-    except (AgentError, robustness.RobustnessError) as err:
+    except (AgentError, VictimError) as err:
         st.warning(f"No such RL agent yet: {err}. The random attacker can run meanwhile.")
         return False
     for warning in warnings:
@@ -89,7 +89,7 @@ class LiveView:
     def __init__(self, slot, spec: VictimProfile, sample: Sample, settings: AttackSettings,
                  clean_top: tuple[str, float]) -> None:
         self.slot, self.spec, self.sample, self.settings, self.clean_top = slot, spec, sample, settings, clean_top
-        self.state = TrajectoryReplay(sample.x, spec.name, settings.filter, settings.strength, settings.seed)
+        self.state = TrajectoryReplay(sample.x, spec, settings.filter, settings.strength, settings.seed)
         self.records: list[StepRecord] = []
         self.drawn_at = time.monotonic()
         self.pause = REDRAW_SECONDS
@@ -191,7 +191,7 @@ def show_replay(run: AttackRun, slot) -> None:
     # A key per run: a new attack's replay starts at its last step.
     upto = st.slider("Step of the attack", 0, len(trajectory), len(trajectory), key=f"replay_{run.number}")
     st.caption(describe_step(trajectory[upto - 1] if upto else None, run.clean_top))
-    state = TrajectoryReplay(run.sample.x, run.victim, run.settings.filter, run.settings.strength,
+    state = TrajectoryReplay(run.sample.x, get_profile(run.victim), run.settings.filter, run.settings.strength,
                              run.settings.seed).run(trajectory[:upto])
     with slot.container():
         show_stage(get_profile(run.victim), run.sample, state, trajectory, upto, len(trajectory), run.clean_top,
@@ -220,7 +220,7 @@ st.markdown(f"The victim says **{clean_top[0]}** ({clean_top[1]:.1%})"
             + ("" if truth else ", which stands in for the missing true label")
             + f": the attack succeeds when its top-1 is anything but {target}.")
 
-grid = grid_for(spec.name, spec.input_shape)
+grid = spec.grid
 settings, ready = choose_settings(spec, grid, weights)
 clicked = st.button("Attack", type="primary", key="attack", disabled=not ready)
 summary, comparison, replay_slider = st.container(), st.container(), st.container()
@@ -242,7 +242,7 @@ if run is not None and run.is_on(spec.name, shown, weights, network):
         with summary:
             st.warning(f"{shown.name} was already misclassified: there was nothing to attack.")
     else:
-        final = TrajectoryReplay(shown.x, spec.name, run.settings.filter, run.settings.strength,
+        final = TrajectoryReplay(shown.x, spec, run.settings.filter, run.settings.strength,
                                  run.settings.seed).run(run.result.trajectory)
         with summary:
             show_summary(run)
@@ -252,5 +252,5 @@ if run is not None and run.is_on(spec.name, shown, weights, network):
             show_replay(run, stage)
 else:
     with stage.container():
-        show_stage(spec, shown, TrajectoryReplay(shown.x, spec.name), [], 0, 0, clean_top, key="preview")
+        show_stage(spec, shown, TrajectoryReplay(shown.x, spec), [], 0, 0, clean_top, key="preview")
         st.caption("The input and its patch grid: press Attack to see the attack step by step.")

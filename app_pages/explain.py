@@ -9,8 +9,7 @@ from rlab_core.app_widgets import choose_network, input_for, stopping_on_model_l
 from rlab_core.agents.agent import AgentError
 from rlab_core.explanations import BLACK_BOX, METHODS, Explanation
 from rlab_core.sample import Sample
-from rlab_core.victims import VictimProfile, get_profile
-from rlab_core.victims.onnx_model import OnnxClassifier
+from rlab_core.victims import Victim, VictimProfile, get_profile
 
 RUN = "explain_run"  # the last explanation, (ExplainRequest, Explanation), in st.session_state
 DEFAULT_BUDGET = 300
@@ -39,7 +38,7 @@ def available_methods(spec: VictimProfile, weights: str) -> tuple[str, ...]:
     return methods
 
 
-def choose_request(spec: VictimProfile, sample: Sample, weights: str, model: OnnxClassifier | None) -> ExplainRequest:
+def choose_request(spec: VictimProfile, sample: Sample, weights: str, model: Victim | None) -> ExplainRequest:
     methods = available_methods(spec, weights)
     which, budget, seed = st.columns([3, 1, 1])
     # A key per victim and kind of network: the methods offered depend on the agent and on the gradients.
@@ -55,7 +54,7 @@ def choose_request(spec: VictimProfile, sample: Sample, weights: str, model: Onn
                              model)
 
 
-def run(request: ExplainRequest, sample: Sample, model: OnnxClassifier | None) -> Explanation:
+def run(request: ExplainRequest, sample: Sample, model: Victim | None) -> Explanation:
     """The explanation, with a progress bar while the methods run (a cached one returns at once)."""
     bar = st.progress(0.0, text="Starting…")
 

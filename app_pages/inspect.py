@@ -13,7 +13,7 @@ from rlab_core.victims import VictimError, VictimProfile, get_profile
 def show_prediction(spec: VictimProfile, sample: Sample) -> None:
     st.subheader("The victim's answer")
     try:
-        app_support.victim_model(spec.name)
+        app_support.builtin_victim(spec.name)
     except VictimError as err:  # weights not trained yet: the input is still shown
         st.error(str(err))
         return

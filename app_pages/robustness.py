@@ -13,7 +13,7 @@ from rlab_core.app_widgets import (
     show_run_status,
     true_label,
 )
-from rlab_core.victims import VictimProfile, get_profile
+from rlab_core.victims import PROFILES, VictimProfile, get_profile
 
 POLL_SECONDS = 2
 PRESET_NAMES = {"quick": "Quick (a check, about a minute for ECG)",
@@ -138,9 +138,9 @@ st.title("Robustness")
 st.caption(f"Fine-tune {spec.name} on adversarial samples its own RL agent made from the training split, then "
            "attack the test split before and after: with the shipped agent, with an agent trained again against the "
            "hardened victim, and with ART's Square Attack, a different family.")
-if spec.name not in robustness.VICTIM_SETTINGS:
+if spec.robustness is None:
     st.info(f"{spec.name} is not fine-tuned here (a pretrained network); choose one of: "
-            f"{', '.join(robustness.VICTIM_SETTINGS)}.")
+            f"{', '.join(name for name, profile in PROFILES.items() if profile.robustness is not None)}.")
     st.stop()
 
 folder = robustness.run_folder(spec.name)

@@ -23,11 +23,10 @@ import numpy as np
 import torch
 
 from rlab_core.agents.agent import load_agent
-from rlab_core.attacks.runner import attack
-from rlab_core.attacks import random_attack
+from rlab_core.attacks import RandomOrderAttack, RLAttack
 from rlab_core.filters import MIX
 from rlab_core.run_record import run_record
-from rlab_core.victims import get_profile, predict_proba
+from rlab_core.victims import Victim
 
 OUT = Path(__file__).resolve().parent
 SETTINGS = ("mix", *MIX)
@@ -36,11 +35,12 @@ ATTACKERS = ("rl", "random")
 
 def clean_inputs(victim: str, n: int) -> list[tuple[int, torch.Tensor, int]]:
     """The first ``n`` test items the victim classifies correctly (all of them when unlabelled)."""
-    data = get_profile(victim).dataset("test")
+    network = Victim.builtin(victim)
+    data = network.dataset("test")
     chosen = []
     for i in range(len(data)):
         sample = data[i]
-        predicted = int(predict_proba(victim, sample.x).argmax())
+        predicted = network.predict(sample.x)
         if sample.y is None or predicted == sample.y:
             chosen.append((i, sample.x, predicted))
         if len(chosen) == n:
@@ -93,11 +93,8 @@ def run_one(task: tuple[str, str, int]) -> dict:
     """Attack input number ``task[2]`` with attacker ``task[1]`` and filter setting ``task[0]``."""
     setting, name, index = task
     i, x, y = _JOB["inputs"][index]
-    victim, budget = _JOB["victim"], _JOB["budget"]
-    if name == "rl":
-        result = attack(victim, x, y, _JOB["agent"], setting, budget, seed=i)
-    else:
-        result = random_attack(victim, x, y, setting, budget, seed=i)
+    attack = RLAttack(_JOB["agent"], setting) if name == "rl" else RandomOrderAttack(setting)
+    result = attack.run(Victim.builtin(_JOB["victim"]), x, y, budget=_JOB["budget"], seed=i)
     return {"setting": setting, "attacker": name, "input": i, **result.summary()}
 
 

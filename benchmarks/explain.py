@@ -24,7 +24,7 @@ from rlab_core.agents.agent import load_agent
 from rlab_core.explanations import METHODS, WHITE_BOX, explain
 from rlab_core.explanations.rl import RL_FILTERS, RL_SEEDS
 from rlab_core.run_record import run_record
-from rlab_core.victims import get_profile, predict_proba
+from rlab_core.victims import Victim
 
 OUT = Path(__file__).resolve().parent
 METRICS = ("dice", "iou", "dice_at_rl_area", "pointing")
@@ -33,11 +33,12 @@ _JOB: dict = {}  # what the worker processes share (inherited through fork)
 
 def scored_inputs(victim: str, n: int) -> list[int]:
     """Indices of the first ``n`` test items with ground truth that the victim gets right."""
-    data = get_profile(victim).dataset("test")
+    network = Victim.builtin(victim)
+    data = network.dataset("test")
     chosen = []
     for i in range(len(data)):
         sample = data[i]
-        if sample.mask is not None and sample.mask.any() and int(predict_proba(victim, sample.x).argmax()) == sample.y:
+        if sample.mask is not None and sample.mask.any() and network.predict(sample.x) == sample.y:
             chosen.append(i)
         if len(chosen) == n:
             break
@@ -45,8 +46,8 @@ def scored_inputs(victim: str, n: int) -> list[int]:
 
 
 def explain_one(index: int) -> dict:
-    victim = _JOB["victim"]
-    sample = get_profile(victim).dataset("test")[index]
+    victim = Victim.builtin(_JOB["victim"])
+    sample = victim.dataset("test")[index]
     explanation = explain(victim, sample.x, sample.y, METHODS, _JOB["budget"], seed=index, truth=sample.mask,
                           agent=_JOB["agent"])
     return {"index": index, "truth_area": int(sample.mask.sum()), **explanation.summary()}

@@ -24,11 +24,10 @@ from pathlib import Path
 import torch
 
 from rlab_core.agents.agent import load_agent
-from rlab_core.attacks.runner import attack
-from rlab_core.robustness import load_weights
+from rlab_core.attacks import RLAttack
+from rlab_core.robustness import shipped_copy
 from rlab_core.run_record import run_record
-from rlab_core.victims import get_profile, load_model, predict_proba
-from rlab_core.victims.onnx_model import load_onnx
+from rlab_core.victims import Victim, get_profile
 
 OUT = Path(__file__).resolve().parent
 TIMED_QUERIES = 200
@@ -38,16 +37,16 @@ def export(victim: str, path: Path) -> None:
     spec = get_profile(victim)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
-        torch.onnx.export(load_weights(victim, spec.weights_path), torch.rand(1, *spec.input_shape), path, dynamo=False,
+        torch.onnx.export(shipped_copy(victim).eval(), torch.rand(1, *spec.input_shape), path, dynamo=False,
                           input_names=["x"], output_names=["scores"], dynamic_axes={"x": {0: "batch"}})
 
 
-def query_ms(victim: str, model, inputs: torch.Tensor) -> float:
+def query_ms(victim: Victim, inputs: torch.Tensor) -> float:
     """Median milliseconds of one single-input query."""
     times = []
     for x in inputs:
         started = time.perf_counter()
-        predict_proba(victim, x, model)
+        victim.probabilities(x)
         times.append(1000 * (time.perf_counter() - started))
     return statistics.median(times)
 
@@ -57,25 +56,26 @@ def measure(victim: str, n: int, n_attacks: int) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"{victim}.onnx"
         export(victim, path)
-        model = load_onnx(path.read_bytes(), spec, path.name)
+        model = Victim.from_onnx(path, like=victim)
         size = path.stat().st_size
+    shipped_victim = Victim.builtin(victim)
     data = spec.dataset("test")
     items = [data[i] for i in range(min(n, len(data)))]
     x = torch.stack([item.x for item in items])
-    shipped = torch.cat([predict_proba(victim, chunk) for chunk in x.split(50)])
-    onnx = torch.cat([predict_proba(victim, chunk, model) for chunk in x.split(50)]).float()
+    shipped = torch.cat([torch.from_numpy(shipped_victim.probabilities(chunk)) for chunk in x.split(50)])
+    onnx = torch.cat([torch.from_numpy(model.probabilities(chunk)) for chunk in x.split(50)])
     timed = x[:TIMED_QUERIES]
-    torch_ms, onnx_ms = query_ms(victim, load_model(victim), timed), query_ms(victim, model, timed)
+    torch_ms, onnx_ms = query_ms(shipped_victim, timed), query_ms(model, timed)
 
-    agent = load_agent(victim)
+    attack = RLAttack(load_agent(victim))
     targets = [item for item, probs in zip(items, shipped) if int(probs.argmax()) == item.y][:n_attacks]
     same, seconds = 0, {"torch": 0.0, "onnx": 0.0}
     for item in targets:
         started = time.perf_counter()
-        on_torch = attack(victim, item.x, item.y, agent)
+        on_torch = attack.run(shipped_victim, item.x, item.y)
         seconds["torch"] += time.perf_counter() - started
         started = time.perf_counter()
-        on_onnx = attack(victim, item.x, item.y, agent, model=model)
+        on_onnx = attack.run(model, item.x, item.y)
         seconds["onnx"] += time.perf_counter() - started
         same += (on_torch.success, on_torch.queries) == (on_onnx.success, on_onnx.queries)
     return {

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from rlab_core import robustness
+from rlab_core.victims import hardened_path
 
 OUT = Path(__file__).resolve().parent
 
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> Path:
         out = robustness.run_folder(args.victim) / "quick" / "report.json"
     else:
         out = OUT / f"robustness-{args.victim}.json"
-    weights = robustness.hardened_path(args.victim, out.parent if preset == "quick" else None)
+    weights = hardened_path(args.victim, out.parent if preset == "quick" else None)
     progress = robustness.Progress(args.progress, bars=True, log=lambda line: print(line, file=sys.stderr, flush=True))
     report = robustness.run_robustness(config, weights, progress)
     flags = "".join(f" --{name}" for name in ("quick", "full") if getattr(args, name))

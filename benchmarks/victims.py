@@ -13,11 +13,12 @@ import platform
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from sklearn.metrics import confusion_matrix, f1_score
 
 from rlab_core.run_record import run_record
-from rlab_core.victims import PROFILES, get_profile, predict_proba
+from rlab_core.victims import PROFILES, Victim, get_profile
 
 OUT = Path(__file__).resolve().parent
 BATCH = 250
@@ -27,7 +28,8 @@ def measure_trained(name: str) -> dict:
     spec = get_profile(name)
     x, y = spec.dataset("test").arrays()
     started = time.time()
-    predicted = torch.cat([predict_proba(name, x[i:i + BATCH]).argmax(-1) for i in range(0, len(x), BATCH)]).numpy()
+    victim = Victim.builtin(name)
+    predicted = np.concatenate([victim.probabilities(x[i:i + BATCH]).argmax(-1) for i in range(0, len(x), BATCH)])
     seconds = time.time() - started
     y = y.numpy()
     return {
@@ -47,7 +49,7 @@ def measure_pretrained(name: str) -> dict:
     rows = []
     for i in range(len(data)):
         sample = data[i]
-        probs = predict_proba(name, sample.x)
+        probs = Victim.builtin(name).probabilities(sample.x)
         rows.append({"input": sample.name, "top1": spec.class_names[int(probs.argmax())], "probability": round(float(probs.max()), 4)})
     return {"test_items": len(rows), "predictions": rows, "weights_sha256": run_record(victim=name)["victim_weights_sha256"]}
 

@@ -14,37 +14,47 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 import torch
-from torch import nn
 
-from rlab_core import plots, robustness
-from rlab_core.agents.agent import Agent, AgentError, agent_path, load_agent
+from rlab_core import plots
+from rlab_core.agents.agent import (
+    Agent,
+    AgentError,
+    adaptive_agent_path,
+    agent_path,
+    load_adaptive_agent,
+    load_agent,
+)
+from rlab_core.attacks import DEFAULT_BUDGET, make_attack
 from rlab_core.attacks.output import write_attack
 from rlab_core.attacks.result import AttackResult, StepRecord
-from rlab_core.attacks.runner import DEFAULT_BUDGET, attack
-from rlab_core.attacks import random_attack
 from rlab_core.explanations import Explanation, explain
 from rlab_core.io import LoadedInput, load_input
 from rlab_core.run_record import run_record
 from rlab_core.sample import Sample
-from rlab_core.victims import get_profile, load_model, predict_proba
-from rlab_core.victims.onnx_model import OnnxClassifier, load_onnx
+from rlab_core.victims import WEIGHT_CHOICES, Victim, get_profile, weights_file
 
 # No function here is named test_*: pytest would collect it from any test module that imports it.
 
 TOP_K = 5
 GALLERY_SIZE = 8  # the test samples the gallery shows as thumbnails
 ONNX = "onnx"  # the weights choice of an uploaded ONNX model
-WEIGHT_NAMES = {**robustness.WEIGHT_CHOICES, ONNX: "your ONNX model"}
+WEIGHT_NAMES = {**WEIGHT_CHOICES, ONNX: "your ONNX model"}
 
 
-@st.cache_resource(show_spinner="Loading the victim…")
-def victim_model(victim: str) -> nn.Module:
-    """The victim's network, loaded once, with a spinner. ``load_model`` keeps the same instance for
-    ``predict_proba``; pages call this first to say plainly when the weights are missing
-    (``VictimError`` is never cached, so the app picks the weights up as soon as they exist)."""
-    return load_model(victim)
+def builtin_victim(victim: str, weights: str = "shipped") -> Victim:
+    """Built-in ``victim`` with ``weights`` (a key of ``WEIGHT_CHOICES``), loaded once per version of
+    its weights file, so that weights hardened again while the app runs are picked up. Pages call it
+    first to say plainly when the weights are missing: ``VictimError`` is never cached, so the app
+    picks the weights up as soon as they exist."""
+    return _builtin_victim(victim, weights, modified(weights_file(victim, weights)))
+
+
+@st.cache_resource(show_spinner="Loading the victim…", max_entries=16)
+def _builtin_victim(victim: str, weights: str, modified: int | None) -> Victim:
+    return Victim.builtin(victim, weights)
 
 
 @st.cache_resource(show_spinner="Loading the test split…")
@@ -81,25 +91,11 @@ def load_upload(victim: str, data: bytes, filename: str, fs: float | None = None
     return load_input(data, filename, get_profile(victim), fs=fs, beat=beat)
 
 
-def victim_network(victim: str, weights: str = "shipped") -> nn.Module:
-    """The victim's network with ``weights`` (a key of ``robustness.WEIGHT_CHOICES``), loaded once
-    per version of its file: weights hardened again while the app runs are picked up. Raises
-    ``RobustnessError`` while there are no such weights (never cached)."""
-    if weights == "shipped":
-        return victim_model(victim)
-    return _hardened_network(victim, weights, modified(robustness.weights_file(victim, weights)))
-
-
-@st.cache_resource(show_spinner="Loading the hardened weights…", max_entries=8)
-def _hardened_network(victim: str, weights: str, modified: int | None) -> nn.Module:
-    return robustness.network(victim, weights)
-
-
 @st.cache_resource(show_spinner="Checking the uploaded model…", max_entries=4,
                    hash_funcs={bytes: lambda data: hashlib.sha256(data).hexdigest()})
-def onnx_model(victim: str, data: bytes, filename: str) -> OnnxClassifier:
+def onnx_model(victim: str, data: bytes, filename: str) -> Victim:
     """An uploaded ONNX classifier shaped like ``victim``, checked once per file; raises ``VictimError``."""
-    return load_onnx(data, get_profile(victim), filename)
+    return Victim.from_onnx(data, like=victim, filename=filename)
 
 
 def modified(path: Path) -> int | None:
@@ -107,21 +103,21 @@ def modified(path: Path) -> int | None:
     return path.stat().st_mtime_ns if path.exists() else None
 
 
-def network_for(victim: str, weights: str, model: OnnxClassifier | None) -> nn.Module:
+def network_for(victim: str, weights: str, model: Victim | None) -> Victim:
     """The network a page works on: the uploaded ``model`` if there is one, else the victim with ``weights``."""
-    return model if model is not None else victim_network(victim, weights)
+    return model if model is not None else builtin_victim(victim, weights)
 
 
-def network_version(victim: str, weights: str, model: OnnxClassifier | None) -> int | str | None:
+def network_version(victim: str, weights: str, model: Victim | None) -> int | str | None:
     """What tells one version of the chosen network from another, for cache keys: the uploaded
     model's hash, the hardened file's time (``None`` for the shipped weights)."""
     if model is not None:
         return model.sha256
-    return None if weights == "shipped" else modified(robustness.weights_file(victim, weights))
+    return None if weights == "shipped" else modified(weights_file(victim, weights))
 
 
 def top_classes(victim: str, x: torch.Tensor, k: int = TOP_K, weights: str = "shipped",
-                model: OnnxClassifier | None = None) -> list[tuple[str, float]]:
+                model: Victim | None = None) -> list[tuple[str, float]]:
     """The ``k`` most probable classes for ``x`` of the victim with ``weights`` (or the uploaded
     ``model``, with ``weights`` :data:`ONNX`), best first, as ``(name, probability)``."""
     return _top_classes(victim, x, k, weights, network_version(victim, weights, model), model)
@@ -132,11 +128,11 @@ def top_classes(victim: str, x: torch.Tensor, k: int = TOP_K, weights: str = "sh
 @st.cache_data(show_spinner="Asking the victim…", max_entries=256,
                hash_funcs={torch.Tensor: lambda x: x.numpy().tobytes()})
 def _top_classes(victim: str, x: torch.Tensor, k: int, weights: str, version: int | str | None,
-                 _model: OnnxClassifier | None) -> list[tuple[str, float]]:
-    probs = predict_proba(victim, x, network_for(victim, weights, _model))
-    top = probs.topk(min(k, len(probs)))
-    names = get_profile(victim).class_names
-    return [(names[int(i)], float(p)) for p, i in zip(top.values, top.indices)]
+                 _model: Victim | None) -> list[tuple[str, float]]:
+    network = network_for(victim, weights, _model)
+    probs = network.probabilities(x)
+    top = np.argsort(probs, kind="stable")[::-1][:k]
+    return [(network.class_names[int(i)], float(probs[i])) for i in top]
 
 
 # ------------------------------------------------------------------------------------- attacks
@@ -155,9 +151,9 @@ def shipped_agent(victim: str) -> tuple[Agent, tuple[str, ...]]:
 
 def adaptive_agent(victim: str, weights: str) -> tuple[Agent, tuple[str, ...]]:
     """The agent trained again against the hardened ``weights``, as :func:`shipped_agent`; raises
-    ``RobustnessError`` while there is none."""
-    weights_file = robustness.weights_file(victim, weights)
-    return _agent(victim, weights, modified(robustness.adaptive_agent_path(weights_file)), modified(weights_file))
+    ``AgentError`` while there is none (``VictimError`` while the weights do not exist)."""
+    hardened = weights_file(victim, weights)
+    return _agent(victim, weights, modified(adaptive_agent_path(hardened)), modified(hardened))
 
 
 # The files' times are only cache keys: a new agent, or hardened weights that changed under an
@@ -167,7 +163,7 @@ def _agent(victim: str, weights: str, modified: int | None,
            weights_modified: int | None) -> tuple[Agent, tuple[str, ...]]:
     warnings: list[str] = []
     agent = (load_agent(victim, warn=warnings.append) if weights == "shipped"
-             else robustness.adaptive_agent(victim, weights, warnings.append))
+             else load_adaptive_agent(builtin_victim(victim, weights), warnings.append))
     return agent, tuple(warnings)
 
 
@@ -175,7 +171,7 @@ def _agent(victim: str, weights: str, modified: int | None,
 class AttackSettings:
     """What the Attack page asks for: the CLI's ``attack`` options. ``strength`` ``None``: the
     victim's strength for the filter (always for ``"mix"``); ``max_patches`` ``None``: 20% of the
-    grid; ``weights``: the victim's weights attacked (a key of ``robustness.WEIGHT_CHOICES``)."""
+    grid; ``weights``: the victim's weights attacked (a key of ``WEIGHT_CHOICES``)."""
 
     attacker: str = "rl"  # a key of ATTACKERS
     filter: str = "mix"
@@ -194,37 +190,39 @@ class AttackSettings:
 
 
 def run_attack(victim: str, x: torch.Tensor, y: int | None, settings: AttackSettings,
-               on_step: Callable[[StepRecord], None] | None = None, model: OnnxClassifier | None = None) -> AttackResult:
-    """One attack as the page's settings say, on the uploaded ``model`` when ``settings.weights`` is
-    :data:`ONNX`; ``on_step`` sees every step as it happens. The RL attacker raises ``AgentError``
-    when the victim has no agent, the adaptive one ``RobustnessError``."""
+               on_step: Callable[[StepRecord], None] | None = None, model: Victim | None = None) -> AttackResult:
+    """One attack of the registry as the page's settings say, on the uploaded ``model`` when
+    ``settings.weights`` is :data:`ONNX`; ``on_step`` sees every step as it happens. The RL
+    attackers raise ``AgentError`` when the victim has no such agent."""
     if (settings.weights == ONNX) != (model is not None):
         raise ValueError("an uploaded model goes with weights=ONNX, and only with it")
-    options = {"filter": settings.filter, "budget": settings.budget, "max_patches": settings.max_patches,
-               "seed": settings.seed, "strength": settings.strength, "on_step": on_step,
-               "model": network_for(victim, settings.weights, model)}
+    if settings.attacker not in ATTACKERS:
+        raise ValueError(f"unknown attacker {settings.attacker!r}; known: {', '.join(ATTACKERS)}")
+    params: dict = {"filter": settings.filter, "strength": settings.strength}
     if settings.attacker == "rl":
-        return attack(victim, x, y, shipped_agent(victim)[0], **options)
-    if settings.attacker == "adaptive":
-        return attack(victim, x, y, adaptive_agent(victim, settings.weights)[0], **options)
-    if settings.attacker == "random":
-        return random_attack(victim, x, y, **options)
-    raise ValueError(f"unknown attacker {settings.attacker!r}; known: {', '.join(ATTACKERS)}")
+        params["agent"] = shipped_agent(victim)[0]
+    elif settings.attacker == "adaptive":
+        params["agent"] = adaptive_agent(victim, settings.weights)[0]
+    attack = make_attack(settings.attacker, **params)
+    return attack.run(network_for(victim, settings.weights, model), x, y, budget=settings.budget,
+                      max_patches=settings.max_patches, seed=settings.seed,
+                      callbacks=() if on_step is None else (on_step,))
 
 
 def attack_files(victim: str, sample: Sample, settings: AttackSettings, result: AttackResult,
-                 model: OnnxClassifier | None = None) -> dict[str, tuple[bytes, str]]:
+                 model: Victim | None = None) -> dict[str, tuple[bytes, str]]:
     """What ``attack --out DIR`` writes, as ``{file name: (bytes, MIME type)}`` for download
     buttons: ``adversarial.npy``, ``mask.npy`` (the distorted elements), ``trajectory.json``,
     ``result.json`` and viewable copies (``.csv`` for an ECG, ``.png`` for an image, ``.mp4`` for
     a video). Names start with the input's name, so that downloads of several inputs do not clash."""
-    spec = get_profile(victim)
-    run = run_record(settings.seed, victim, robustness.network_sha256(victim, settings.weights, model))
-    summary = {"run": run, "modality": spec.modality, "victim": victim, **({} if model is None else model.record()),
+    network = network_for(victim, settings.weights, model)
+    run = run_record(settings.seed, victim, network.sha256)
+    summary = {"run": run, "modality": network.modality, "victim": victim,
+               **({} if model is None else model.network.record()),
                "input": sample.name, **asdict(settings), **result.summary()}
     prefix = re.sub(r"[^A-Za-z0-9]+", "-", sample.name).strip("-").lower() or "input"
     with tempfile.TemporaryDirectory() as folder:
-        write_attack(Path(folder), result, sample, summary, spec)
+        write_attack(Path(folder), result, sample, summary, network)
         return {f"{prefix}-{path.name}": (path.read_bytes(), MIME.get(path.suffix, "application/octet-stream"))
                 for path in sorted(Path(folder).iterdir())}
 
@@ -271,7 +269,7 @@ class ExplainRequest:
 
     @classmethod
     def of(cls, victim: str, sample: Sample, methods: tuple[str, ...], budget: int, seed: int,
-           weights: str = "shipped", model: OnnxClassifier | None = None) -> ExplainRequest:
+           weights: str = "shipped", model: Victim | None = None) -> ExplainRequest:
         digest = hashlib.sha256(sample.x.numpy().tobytes()).hexdigest()
         return cls(victim, sample.name, digest, tuple(methods), int(budget), int(seed), weights,
                    network_version(victim, weights, model))
@@ -279,7 +277,7 @@ class ExplainRequest:
 
 def explain_input(victim: str, sample: Sample, methods: tuple[str, ...], budget: int, seed: int,
                   on_progress: Callable[[str, float], None] | None = None, weights: str = "shipped",
-                  model: OnnxClassifier | None = None) -> Explanation:
+                  model: Victim | None = None) -> Explanation:
     """The maps of ``sample`` (the network's clean top-1 explained), scored when it has a ground-truth
     mask; the network is the victim with ``weights``, or the uploaded ``model`` (black-box methods
     only). ``on_progress`` sees each method start, unless the result comes from the cache. Raises
@@ -295,15 +293,15 @@ def explain_input(victim: str, sample: Sample, methods: tuple[str, ...], budget:
 @st.cache_data(show_spinner=False, max_entries=32, hash_funcs={torch.Tensor: lambda x: x.numpy().tobytes()})
 def _explanation(victim: str, x: torch.Tensor, mask: torch.Tensor | None, methods: tuple[str, ...], budget: int,
                  seed: int, agent_modified: int | None, weights: str, network: int | str | None,
-                 _on_progress: Callable[[str, float], None] | None, _model: OnnxClassifier | None) -> Explanation:
+                 _on_progress: Callable[[str, float], None] | None, _model: Victim | None) -> Explanation:
     try:
         agent, warnings = shipped_agent(victim)
     except AgentError:
         if set(RL_METHODS) & set(methods):
             raise
         agent, warnings = None, ()  # explain() then scores without dice_at_rl_area and says so
-    explanation = explain(victim, x, None, methods, budget, seed, truth=mask, agent=agent, on_progress=_on_progress,
-                          model=network_for(victim, weights, _model))
+    explanation = explain(network_for(victim, weights, _model), x, None, methods, budget, seed, truth=mask, agent=agent,
+                          on_progress=_on_progress)
     explanation.notes[:0] = warnings
     return explanation
 
@@ -333,6 +331,8 @@ def _json_report(path: str, modified: int) -> dict | None:
 @st.cache_data(show_spinner=False, max_entries=64)
 def robustness_sample(victim: str, entry: dict):
     """A report's sample rebuilt from the test split and its trajectory (no query)."""
+    from rlab_core import robustness
+
     return robustness.replay_sample(victim, entry)
 
 

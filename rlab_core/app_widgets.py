@@ -15,14 +15,14 @@ from pathlib import Path
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from rlab_core import app_support, background, plots, robustness
+from rlab_core import app_support, background, plots
 from rlab_core.app_support import ONNX, WEIGHT_NAMES
 from rlab_core.decode import ECG_FS_RANGE, InputError
 from rlab_core.io import MAX_BYTES, SUFFIXES, LoadedInput
 from rlab_core.sample import Sample
-from rlab_core.victims import VictimError, VictimProfile
+from rlab_core.victims import Victim, VictimError, VictimProfile, weight_choices
 from rlab_core.victims.jail import ModelStopped
-from rlab_core.victims.onnx_model import MAX_MODEL_BYTES, OnnxClassifier
+from rlab_core.victims.onnx_model import MAX_MODEL_BYTES
 
 
 def input_for(spec: VictimProfile) -> Sample:
@@ -32,18 +32,18 @@ def input_for(spec: VictimProfile) -> Sample:
     for notice in shown.notices:
         st.info(notice)
     try:
-        app_support.victim_model(spec.name)
+        app_support.builtin_victim(spec.name)
     except VictimError as err:
         st.error(str(err))
         st.stop()
     return shown
 
 
-def choose_network(spec: VictimProfile) -> tuple[str, OnnxClassifier | None]:
+def choose_network(spec: VictimProfile) -> tuple[str, Victim | None]:
     """What to attack: the victim's shipped weights, hardened ones once there are any, or a model of
     the user's own (ONNX, taking the victim's input). Returns the choice and the uploaded model;
     ``(ONNX, None)``, having said why, while an ONNX choice has no usable model yet."""
-    choices = [*robustness.weight_choices(spec.name), ONNX]
+    choices = [*weight_choices(spec.name), ONNX]
     # A key per victim: each has its own hardened weights.
     weights = st.radio("Network to attack", choices, format_func=lambda c: WEIGHT_NAMES[c][:1].upper() + WEIGHT_NAMES[c][1:],
                        horizontal=True, key=f"weights_{spec.name}",
@@ -55,7 +55,7 @@ def choose_network(spec: VictimProfile) -> tuple[str, OnnxClassifier | None]:
     return weights, None if uploaded is None else uploaded[1]
 
 
-def upload_onnx(spec: VictimProfile, key: str, disabled: bool = False) -> tuple[bytes, OnnxClassifier] | None:
+def upload_onnx(spec: VictimProfile, key: str, disabled: bool = False) -> tuple[bytes, Victim] | None:
     """An upload box for the user's ONNX classifier shaped like ``spec``: the file's bytes and the
     model, checked once; ``None``, having said why, while there is no usable file."""
     shape = ", ".join(map(str, spec.input_shape))

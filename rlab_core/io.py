@@ -32,7 +32,7 @@ from rlab_core.decode import (
 from rlab_core.sample import Sample
 
 if TYPE_CHECKING:
-    from rlab_core.victims.profiles import VictimProfile
+    from rlab_core.victims import Victim, VictimProfile
 
 ECG_SUFFIXES = (".csv", ".txt", ".npy")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp")
@@ -65,20 +65,20 @@ def check_file(data: bytes, filename: str, modality: str) -> str:
     return suffix
 
 
-def load_input(data: bytes, filename: str, spec: VictimProfile, *, fs: float | None = None, beat: int = 0) -> LoadedInput:
-    """Turn the bytes of an uploaded file into an input for ``spec``'s victim."""
-    suffix = check_file(data, filename, spec.modality)
-    if spec.modality == "ecg":
-        return _load_ecg(data, filename, suffix, spec, fs, beat)
-    if spec.modality == "image":
+def load_input(data: bytes, filename: str, victim: Victim | VictimProfile, *, fs: float | None = None, beat: int = 0) -> LoadedInput:
+    """Turn the bytes of an uploaded file into an input for ``victim``."""
+    suffix = check_file(data, filename, victim.modality)
+    if victim.modality == "ecg":
+        return _load_ecg(data, filename, suffix, victim, fs, beat)
+    if victim.modality == "image":
         pixels, notices = read_image(data, filename)
-        x = fit_image(pixels, spec.input_shape)
-        if min(pixels.shape[:2]) < min(spec.input_shape[1:]):
+        x = fit_image(pixels, victim.input_shape)
+        if min(pixels.shape[:2]) < min(victim.input_shape[1:]):
             notices.append(f"small image ({pixels.shape[1]}x{pixels.shape[0]}): upscaled to "
-                           f"{spec.input_shape[2]}x{spec.input_shape[1]}")
+                           f"{victim.input_shape[2]}x{victim.input_shape[1]}")
         return LoadedInput(Sample(x, None, filename, notices=tuple(notices)))
     frames, notices = read_video(data, filename)
-    channels, length, height, width = spec.input_shape
+    channels, length, height, width = victim.input_shape
     x = fit_frames(frames[sample_frame_indices(len(frames), length)], channels, height, width)
     if len(frames) < length:
         notices.append(f"short clip ({len(frames)} frames): frames repeated to make {length}")
@@ -107,7 +107,7 @@ def find_beats(lead: np.ndarray, fs: float) -> list[tuple[int, int]]:
     return [(int(p - b), int(p + a)) for p, b, a in zip(peaks, before, after) if p - b >= 0 and p + a <= len(lead)]
 
 
-def _load_ecg(data: bytes, filename: str, suffix: str, spec: VictimProfile, fs: float | None, beat: int) -> LoadedInput:
+def _load_ecg(data: bytes, filename: str, suffix: str, victim: Victim | VictimProfile, fs: float | None, beat: int) -> LoadedInput:
     signal, fs_from_file = read_ecg_table(data, filename, suffix)
     leads, length = signal.shape
     if not np.all(np.isfinite(signal)):
@@ -120,7 +120,7 @@ def _load_ecg(data: bytes, filename: str, suffix: str, spec: VictimProfile, fs: 
         raise InputError(f"sampling rate {fs:g} Hz is implausible for an ECG; expected {ECG_FS_RANGE[0]:g}-{ECG_FS_RANGE[1]:g} Hz")
     fs = fs or fs_from_file
     notices = [f"{leads} leads: the victim reads one, so lead 1 is used"] if leads > 1 else []
-    beat_length = spec.input_shape[-1]
+    beat_length = victim.input_shape[-1]
     if length == beat_length:  # already one beat at the victim's length, like ECG5000's own
         beats = [(0, length)]
     elif fs is None:

@@ -29,9 +29,9 @@ def _version(package: str) -> str:
 
 
 def run_record(seed: int | None = None, victim: str | None = None, weights_sha256: str | None = None) -> dict:
-    """``weights_sha256``: the hash of the network used when it is not the victim's shipped one
-    (hardened weights, an uploaded model; see ``robustness.network_sha256``)."""
-    from rlab_core.victims import weights_hash
+    """``weights_sha256``: the hash of the network used (``Victim.sha256``; by default the built-in
+    victim's shipped weights)."""
+    from rlab_core.victims import file_sha256, get_profile
 
     return {
         "rlab_core": __version__,
@@ -40,5 +40,5 @@ def run_record(seed: int | None = None, victim: str | None = None, weights_sha25
         "packages": {name: _version(name) for name in PACKAGES},
         "seed": seed,
         "victim": victim,
-        "victim_weights_sha256": weights_sha256 or (weights_hash(victim) if victim else None),
+        "victim_weights_sha256": weights_sha256 or (file_sha256(get_profile(victim).weights_path) if victim else None),
     }

@@ -32,7 +32,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from rlab_core import ASSETS, ROOT
 from rlab_core.agents.env import PatchAttackEnv, observe

@@ -24,8 +24,7 @@ import torch
 from rlab_core.attacks.result import AttackResult
 from rlab_core.attacks.session import StepCallback
 from rlab_core.victims import Victim
-
-DEFAULT_BUDGET = 1000
+from rlab_core.victims.blackbox import DEFAULT_BUDGET
 
 
 class Attack(ABC):

@@ -11,10 +11,10 @@ from PIL import Image
 
 from rlab_core.attacks.result import AttackResult
 from rlab_core.sample import Sample
-from rlab_core.victims import VictimProfile
+from rlab_core.victims import Victim
 
 
-def write_attack(out: Path, result: AttackResult, sample: Sample, summary: dict, spec: VictimProfile) -> None:
+def write_attack(out: Path, result: AttackResult, sample: Sample, summary: dict, victim: Victim) -> None:
     """``trajectory.json``, ``result.json``, ``adversarial.npy``/``mask.npy`` and viewable copies:
     ``.csv`` for an ECG (in the recording's units), ``.png`` for an image, ``.mp4`` for a video."""
     out.mkdir(parents=True, exist_ok=True)
@@ -22,12 +22,12 @@ def write_attack(out: Path, result: AttackResult, sample: Sample, summary: dict,
     (out / "result.json").write_text(json.dumps(summary, indent=2))
     np.save(out / "adversarial.npy", result.x_adv.numpy())
     np.save(out / "mask.npy", result.element_mask.numpy())
-    if spec.modality == "ecg":
+    if victim.modality == "ecg":
         low, high = sample.scale or (0.0, 1.0)
         signal = low + result.x_adv.numpy()[0] * (high - low)
         np.savetxt(out / "adversarial.csv", signal, delimiter=",", header="ecg", comments="")
         np.savetxt(out / "mask.csv", result.element_mask.numpy().astype(int), fmt="%d", header="distorted", comments="")
-    elif spec.modality == "image":
+    elif victim.modality == "image":
         save_png(out / "adversarial.png", result.x_adv)
         save_png(out / "mask.png", result.element_mask[None].float())
     else:

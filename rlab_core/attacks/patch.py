@@ -11,17 +11,18 @@ from rlab_core.attacks.base import Attack
 from rlab_core.attacks.result import AttackResult
 from rlab_core.attacks.session import AttackSession, StepCallback
 from rlab_core.filters import Filter, resolve_filters
-from rlab_core.victims import BlackBox, Victim
+from rlab_core.victims import BlackBox, Victim, VictimProfile
 
 
-def attack_filters(victim: Victim, filter: str, strength: float | None = None) -> tuple[list[Filter], list[float]]:
+def attack_filters(victim: Victim | VictimProfile, filter: str,
+                   strength: float | None = None) -> tuple[list[Filter], list[float]]:
     """The filters ``filter`` names (a name, ``"mix"`` or a comma list) and their strengths on
     ``victim``: the victim's own setting, else the filter's default (``strength`` overrides a
     single filter's)."""
     filters = resolve_filters(filter)
     if strength is not None and len(filters) != 1:
         raise ValueError("a strength can be set for a single filter only, not for a mixture")
-    return filters, [strength] if strength is not None else [victim.strength(f.name, f.default_strength)
+    return filters, [strength] if strength is not None else [victim.strengths.get(f.name, f.default_strength)
                                                             for f in filters]
 
 

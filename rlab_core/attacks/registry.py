@@ -20,6 +20,12 @@ def parameters(name: str) -> list[str]:
     return [p for p in inspect.signature(attack_class(name).__init__).parameters if p != "self"]
 
 
+def required_parameters(name: str) -> list[str]:
+    """The parameters attack ``name`` cannot do without (no default)."""
+    signature = inspect.signature(attack_class(name).__init__)
+    return [p.name for p in signature.parameters.values() if p.name != "self" and p.default is inspect.Parameter.empty]
+
+
 def attack_class(name: str) -> type[Attack]:
     if name not in ATTACKS:
         raise ValueError(f"unknown attack {name!r}; choose from: {', '.join(ATTACKS)}")
@@ -33,4 +39,7 @@ def make_attack(name: str, **params: Any) -> Attack:
     if unknown:
         raise ValueError(f"{name} takes no parameter {', '.join(unknown)}; its parameters: "
                          f"{', '.join(parameters(name)) or '(none)'}")
+    missing = [p for p in required_parameters(name) if p not in params]
+    if missing:
+        raise ValueError(f"{name} needs {', '.join(missing)}")
     return cls(**params)

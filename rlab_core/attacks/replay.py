@@ -15,7 +15,7 @@ from rlab_core.attacks.distortion import Distortion, default_context
 from rlab_core.attacks.result import StepRecord, l2
 from rlab_core.attacks.patch import attack_filters
 from rlab_core.patches import PatchGrid
-from rlab_core.victims import Victim
+from rlab_core.victims import Victim, VictimProfile
 
 Step = StepRecord | Mapping  # a record, or its ``to_dict()`` as read back from trajectory.json
 
@@ -23,11 +23,11 @@ Step = StepRecord | Mapping  # a record, or its ``to_dict()`` as read back from 
 class TrajectoryReplay:
     """The distortion of an attack on ``x``, advanced one recorded step at a time.
 
-    Arguments are the attack's own: the :class:`Victim` (its grid and strengths), ``filter`` (a name, ``"mix"`` or a comma
+    Arguments are the attack's own: the :class:`Victim` or built-in profile (its grid and strengths), ``filter`` (a name, ``"mix"`` or a comma
     list), ``strength`` (one filter only; ``None``: the victim's strengths) and ``seed``.
     """
 
-    def __init__(self, x: torch.Tensor, victim: Victim, filter: str = "mix", strength: float | None = None,
+    def __init__(self, x: torch.Tensor, victim: Victim | VictimProfile, filter: str = "mix", strength: float | None = None,
                  seed: int = 0) -> None:
         filters, strengths = attack_filters(victim, filter, strength)
         self.grid: PatchGrid = victim.grid

@@ -16,7 +16,7 @@ import torch
 from rlab_core.attacks.output import save_mp4, save_png
 from rlab_core.explanations.explainer import Explanation
 from rlab_core.sample import Sample
-from rlab_core.victims import VictimProfile
+from rlab_core.victims import Victim
 
 COLOUR_MAP = "inferno"
 OPACITY = 0.55
@@ -58,15 +58,15 @@ def save_ecg_overlay(path: Path, signal: np.ndarray, values: torch.Tensor, title
     plt.close(fig)
 
 
-def write_explanation(out: Path, explanation: Explanation, sample: Sample, summary: dict, spec: VictimProfile) -> None:
+def write_explanation(out: Path, explanation: Explanation, sample: Sample, summary: dict, victim: Victim) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "explanation.json").write_text(json.dumps(summary, indent=2))
     for name, attribution in explanation.maps.items():
         np.save(out / f"{name}.npy", attribution.values.numpy())
-        if spec.modality == "ecg":
+        if victim.modality == "ecg":
             low, high = sample.scale or (0.0, 1.0)
             save_ecg_overlay(out / f"{name}.png", low + sample.x[0].numpy() * (high - low), attribution.values, name)
-        elif spec.modality == "image":
+        elif victim.modality == "image":
             save_png(out / f"{name}.png", heat_overlay(sample.x, attribution.values))
         else:
             save_mp4(out / f"{name}.mp4", heat_overlay(sample.x, attribution.values))

@@ -12,6 +12,9 @@ from rlab_core.victims.jail import ModelStopped
 from rlab_core.victims.victim import Victim
 
 
+DEFAULT_BUDGET = 1000  # queries per attack, the clean prediction included, unless a caller says otherwise
+
+
 class BudgetExhausted(Exception):
     """A query would exceed the budget; it was not sent and not counted."""
 

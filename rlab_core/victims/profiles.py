@@ -16,6 +16,7 @@ from typing import Any
 from torch import nn
 
 from rlab_core import ASSETS
+from rlab_core.patches import PatchGrid
 from rlab_core.datasets import (
     ECG5000,
     EcgStrips,
@@ -82,6 +83,10 @@ class VictimProfile:
     @property
     def trained_here(self) -> bool:
         return self.training is not None
+
+    @property
+    def grid(self) -> PatchGrid:
+        return PatchGrid(self.input_shape, self.patch_size)
 
     @property
     def agent_name(self) -> str:

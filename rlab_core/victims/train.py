@@ -7,7 +7,7 @@ the victim's profile's ``training`` settings (:mod:`rlab_core.victims.profiles`)
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import torch

@@ -244,10 +244,6 @@ class Victim:
         return torch.device("cpu") if param is None else param.device
 
     # ------------------------------------------------------------------------ what results record
-    def strength(self, filter_name: str, default: float) -> float:
-        """A filter's strength on this victim: its own setting, else the filter's ``default``."""
-        return self.strengths.get(filter_name, default)
-
     def dataset(self, split: str) -> Any:
         """A split of the built-in data this victim is (shaped like): ``len()`` and ``Sample`` items."""
         if self.profile is None:

@@ -1,0 +1,74 @@
+"""``rlab explain``: explain the victim's decision, the RL maps beside Captum's, scored where ground truth exists."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rlab_core.cli.common import (
+    UsageError,
+    add_budget_argument,
+    add_input_arguments,
+    add_model_argument,
+    add_weights_argument,
+    check_budget,
+    chosen_input,
+    chosen_victim,
+    described,
+    network_record,
+    resolve_victim,
+    stopped_summary,
+    write_stopped,
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_input_arguments(parser)
+    add_model_argument(parser)
+    add_weights_argument(parser)
+    parser.add_argument("--methods", help="comma list of rl, rl_hard, saliency, ig, gradcam, occlusion (default: all; "
+                                          "with --model, the black-box ones: rl, rl_hard, occlusion)")
+    add_budget_argument(parser, help="queries of each RL attack")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, help="write each map as .npy and a viewable overlay here")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def run(args: argparse.Namespace) -> int:
+    from rlab_core.agents.agent import AgentError
+    from rlab_core.explanations import BLACK_BOX, METHODS, explain, parse_methods
+    from rlab_core.explanations.output import write_explanation
+    from rlab_core.victims.jail import ModelStopped
+
+    name = resolve_victim(args.modality, args.victim)
+    check_budget(args.budget)
+    try:
+        methods = parse_methods(args.methods or ",".join(METHODS if args.model is None else BLACK_BOX))
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    sample = chosen_input(args, name)
+    victim = chosen_victim(args, name)  # a model stopped while loading is refused: no run yet
+    head = {**network_record(victim, name, args.seed), "modality": args.modality, "input": sample.name,
+            "true_label": sample.y, "budget": args.budget}
+    running = ["the clean prediction"]
+    try:
+        explanation = explain(victim, sample.x, sample.y, methods, args.budget, args.seed, truth=sample.mask,
+                              on_progress=lambda what, _done: running.append(what))
+    except ModelStopped as stopped:
+        write_stopped(args, {**head, "stopped_in": running[-1], **stopped_summary(stopped)}, "explanation.json")
+        raise
+    except (AgentError, ValueError) as err:
+        raise UsageError(str(err)) from None
+    summary = {**head, "ground_truth": explanation.scores is not None, **explanation.summary(), "victim": name}
+    if args.out:
+        write_explanation(args.out, explanation, sample, summary, victim)
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    print(f"{sample.name}: {explanation.label_name} by {described(victim, name)}; gradient methods are white-box")
+    for method, entry in summary["methods"].items():
+        scores = "" if explanation.scores is None else (
+            f"  dice {entry['dice']:.3f}  iou {entry['iou']:.3f}  pointing {entry['pointing']}")
+        queries = "white-box" if entry["white_box"] else f"{entry['queries']} queries"
+        print(f"  {method:10s} {queries}{scores}")
+    return 0

@@ -1,0 +1,59 @@
+"""``rlab robustness``: adversarial fine-tuning against the victim's RL agent, and the before/after report."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rlab_core.cli.common import UsageError, log, resolve_victim
+from rlab_core.victims.profiles import MODALITIES
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--modality", required=True, choices=MODALITIES)
+    parser.add_argument("--victim", help="default: the modality's default victim")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="a small run for checks (minutes); weights beside --out")
+    size.add_argument("--full", action="store_true", help="the published figures' settings (long)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, help="write the report here (FILE.json, and FILE.md beside it)")
+    parser.add_argument("--weights", type=Path, help="where the hardened weights go (default: assets/victims/"
+                                                     "<victim>-hardened.pt; with --quick, beside --out or in runs/)")
+    parser.add_argument("--progress", type=Path, help="keep the run's progress in this JSON file (the app polls it)")
+    parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
+
+
+def run(args: argparse.Namespace) -> int:
+    from rlab_core import robustness as rb
+    from rlab_core.agents.agent import AgentError
+    from rlab_core.victims import hardened_path
+
+    victim = resolve_victim(args.modality, args.victim)
+    if args.out is not None and args.out.suffix != ".json":
+        raise UsageError(f"--out must name a .json file, got {args.out}")
+    preset = "quick" if args.quick else "full" if args.full else "default"
+    try:
+        config = rb.config_for(victim, preset, args.seed)
+    except rb.RobustnessError as err:
+        raise UsageError(str(err)) from None
+    quick_folder = args.out.parent if args.out is not None else rb.run_folder(victim) / "quick"
+    weights = args.weights or hardened_path(victim, quick_folder if preset == "quick" else None)
+    progress = rb.Progress(args.progress, bars=True, log=log, victim=victim, preset=preset, command=config.command())
+    try:
+        report = rb.run_robustness(config, weights, progress)
+    except (rb.RobustnessError, AgentError) as err:
+        progress.finish("failed", error=str(err))
+        raise UsageError(str(err)) from None
+    except BaseException as err:
+        progress.finish("failed", error=f"{type(err).__name__}: {err}")
+        raise
+    if args.out is not None:
+        rb.save_report(report, args.out)
+    progress.finish("done", report=str(args.out) if args.out is not None else None)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(rb.markdown(report))
+        if args.out is not None:
+            print(f"wrote {args.out} and {args.out.with_suffix('.md')}; hardened weights: {report['hardened_weights']}")
+    return 0
