@@ -12,23 +12,22 @@ import torch
 from stable_baselines3.common.env_checker import check_env
 
 from rlab_core import ROOT
-from rlab_core.agents.agent import agent_path, load_agent
-from rlab_core.attacks.distortion import Distortion, default_context
+from rlab_core.agents.agent import agent_path, load_adaptive_agent, load_agent
 from rlab_core.agents.env import PatchAttackEnv
-from rlab_core.attacks.runner import attack, filter_strengths
-from rlab_core.attacks import random_attack
+from rlab_core.attacks import RandomOrderAttack, RLAttack, attack_filters
+from rlab_core.attacks.distortion import Distortion, default_context
 from rlab_core.filters import FILTERS, register_filter, resolve_filters
-from rlab_core.patches import grid_for
-from rlab_core.victims import DEFAULT_VICTIM, get_profile, load_model, predict_proba
+from rlab_core.victims import DEFAULT_VICTIM, Victim, get_profile
 
 torch.set_num_threads(1)
 
 
 def correctly_classified(victim: str, n: int) -> list[tuple[torch.Tensor, int]]:
-    data, chosen = get_profile(victim).dataset("test"), []
+    model = Victim.builtin(victim)
+    data, chosen = model.dataset("test"), []
     for i in range(len(data)):
         sample = data[i]
-        if int(predict_proba(victim, sample.x).argmax()) == sample.y:
+        if model.predict(sample.x) == sample.y:
             chosen.append((sample.x, sample.y))
         if len(chosen) == n:
             return chosen
@@ -37,9 +36,8 @@ def correctly_classified(victim: str, n: int) -> list[tuple[torch.Tensor, int]]:
 
 @pytest.mark.parametrize("victim,cells", [("ecg-cnn", (5,)), ("image-cnn", (4, 4)), ("video-cnn", (1, 2, 2))])
 def test_environment_passes_check_env_with_one_query_per_step(victim: str, cells) -> None:
-    spec = get_profile(victim)
-    env = PatchAttackEnv(load_model(victim), correctly_classified(victim, 3), grid_for(victim, spec.input_shape),
-                         resolve_filters("mix"), cells, budget=30, modality=spec.modality)
+    env = PatchAttackEnv(Victim.builtin(victim), correctly_classified(victim, 3), resolve_filters("mix"), cells,
+                         budget=30)
     check_env(env, warn=False)
     env.reset(seed=1)
     rng = np.random.default_rng(0)
@@ -53,9 +51,8 @@ def test_environment_passes_check_env_with_one_query_per_step(victim: str, cells
 
 def test_masks_forbid_undoing_the_previous_step_and_revisiting() -> None:
     victim = "image-cnn"
-    spec = get_profile(victim)
-    env = PatchAttackEnv(load_model(victim), correctly_classified(victim, 1), grid_for(victim, spec.input_shape),
-                         resolve_filters("dead_pixel"), (4, 4), budget=50)
+    env = PatchAttackEnv(Victim.builtin(victim), correctly_classified(victim, 1), resolve_filters("dead_pixel"),
+                         (4, 4), budget=50)
     env.reset(seed=0)
     n, remove = env.grid.n_patches, 1
     env.step(10)  # add dead pixel to patch 10
@@ -72,16 +69,15 @@ def test_masks_forbid_undoing_the_previous_step_and_revisiting() -> None:
 def test_random_attack_counts_every_query_and_its_trajectory_replays_exactly() -> None:
     victim = "image-cnn"
     x, y = correctly_classified(victim, 1)[0]
-    result = random_attack(victim, x, y, "mix", budget=300, seed=3)
+    result = RandomOrderAttack("mix").run(Victim.builtin(victim), x, y, budget=300, seed=3)
     assert result.success
     steps = result.trajectory
     assert result.queries_total == 1 + len(steps)
     flip = next(s for s in steps if s.misclassified and s.action != "prune")
     assert flip.queries == result.queries
     spec = get_profile(victim)
-    filters = resolve_filters("mix")
-    replay = Distortion(x, grid_for(victim, spec.input_shape), filters, filter_strengths(victim, filters), seed=3,
-                        ctx=default_context(x, spec.modality))
+    filters, strengths = attack_filters(spec, "mix")
+    replay = Distortion(x, spec.grid, filters, strengths, seed=3, ctx=default_context(x, spec.modality))
     names = [f.name for f in filters]
     for s in steps:
         if s.action == "add":
@@ -95,7 +91,7 @@ def test_random_attack_counts_every_query_and_its_trajectory_replays_exactly() -
 def test_a_distortion_set_is_never_visited_twice() -> None:
     victim = "ecg-cnn"
     x, y = correctly_classified(victim, 1)[0]
-    result = random_attack(victim, x, y, "gaussian_blur", budget=200, seed=0)  # blur rarely fools it: a long walk
+    result = RandomOrderAttack("gaussian_blur").run(Victim.builtin(victim), x, y, budget=200, seed=0)  # blur rarely fools it: a long walk
     states, current = [frozenset()], set()
     for s in result.trajectory:
         if s.action in ("add", "remove"):
@@ -114,7 +110,7 @@ def test_a_user_filter_runs_end_to_end_with_the_agent() -> None:
     agent = load_agent(victim)
     wins = 0
     for x, y in correctly_classified(victim, 5):
-        result = attack(victim, x, y, agent, name, budget=200, seed=0)
+        result = RLAttack(agent, name).run(Victim.builtin(victim), x, y, budget=200, seed=0)
         assert {s.filter for s in result.trajectory} == {name}
         wins += result.success
     assert wins >= 4
@@ -126,9 +122,10 @@ def test_shipped_agent_fools_90_percent_with_fewer_queries_than_random(modality:
     victim = DEFAULT_VICTIM[modality]
     agent = load_agent(victim)
     inputs = correctly_classified(victim, 20)
-    rl = [attack(victim, x, y, agent, "mix", budget=1000, seed=i) for i, (x, y) in enumerate(inputs)]
-    rnd = [random_attack(victim, x, y, "mix", budget=1000, seed=i) for i, (x, y) in enumerate(inputs)]
-    cap = max(1, int(0.2 * grid_for(victim, get_profile(victim).input_shape).n_patches))
+    model = Victim.builtin(victim)
+    rl = [RLAttack(agent, "mix").run(model, x, y, budget=1000, seed=i) for i, (x, y) in enumerate(inputs)]
+    rnd = [RandomOrderAttack("mix").run(model, x, y, budget=1000, seed=i) for i, (x, y) in enumerate(inputs)]
+    cap = max(1, int(0.2 * get_profile(victim).grid.n_patches))
     assert all(r.l0_patches <= cap for r in rl)
     assert np.mean([r.success for r in rl]) >= 0.9
     assert np.median([r.queries for r in rl]) < np.median([r.queries for r in rnd])
@@ -137,12 +134,12 @@ def test_shipped_agent_fools_90_percent_with_fewer_queries_than_random(modality:
 def test_agent_records_the_victim_weights_it_was_trained_against() -> None:
     import zipfile
 
-    from rlab_core.victims import weights_hash
+    from rlab_core.victims import file_sha256
 
     for victim in ("ecg-cnn", "image-cnn", "video-cnn"):
         with zipfile.ZipFile(agent_path(victim)) as archive:
             meta = json.loads(archive.read("rlab.json"))
-        assert meta["victim_weights_sha256"] == weights_hash(victim)
+        assert meta["victim_weights_sha256"] == file_sha256(get_profile(victim).weights_path)
         assert meta["command"].startswith(f"python -m rlab_core train-agent --victim {victim}")
 
 
@@ -163,8 +160,7 @@ def test_attack_cli_json_and_out_folder(tmp_path) -> None:
 
 
 def test_attack_cli_on_the_hardened_weights_with_the_adaptive_agent() -> None:
-    from rlab_core import robustness
-    from rlab_core.victims import file_sha256
+    from rlab_core.victims import file_sha256, hardened_path
 
     def cli(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "rlab_core", "attack", "--modality", "ecg", "--sample", "3",
@@ -174,11 +170,11 @@ def test_attack_cli_on_the_hardened_weights_with_the_adaptive_agent() -> None:
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout)
     assert (summary["weights"], summary["attacker"]) == ("hardened", "adaptive")
-    assert summary["run"]["victim_weights_sha256"] == file_sha256(robustness.hardened_path("ecg-cnn"))
+    assert summary["run"]["victim_weights_sha256"] == file_sha256(hardened_path("ecg-cnn"))
     # The same attack run in-process, on the hardened network with the adaptive agent.
     sample = get_profile("ecg-cnn").dataset("test")[3]
-    expected = attack("ecg-cnn", sample.x, sample.y, robustness.adaptive_agent("ecg-cnn", "hardened"), budget=200,
-                      model=robustness.network("ecg-cnn", "hardened"))
+    hardened = Victim.builtin("ecg-cnn", "hardened")
+    expected = RLAttack(load_adaptive_agent(hardened)).run(hardened, sample.x, sample.y, budget=200)
     assert (summary["success"], summary["queries"], summary["adversarial_label"]) == (
         expected.success, expected.queries, expected.adversarial_label)
 
