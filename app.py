@@ -6,6 +6,9 @@ one more file in ``app_pages/`` and one more ``st.Page`` in ``PAGES``. (Not ``pa
 reads a folder of that name as an old-style multipage app until ``st.navigation`` first runs, so a
 server's first run, and every run under ``AppTest``, would start a page without this script.)
 """
+from collections.abc import Callable
+from typing import Any, cast
+
 import streamlit as st
 
 from rlab_core.victims import DEFAULT_VICTIM, MODALITIES, get_profile, victims_for
@@ -23,8 +26,9 @@ MODALITY_NAMES = {"ecg": "ECG", "image": "Image", "video": "Video"}
 def choose_victim() -> None:
     """Sidebar: pick a modality, then one of its victims; pages read ``st.session_state["victim"]``."""
     with st.sidebar:
+        # cast: dict.get may give None, Streamlit's stub wants a str; every option is a key (and None would show as "None").
         modality = st.selectbox("Modality", MODALITIES, index=MODALITIES.index("image"),
-                                format_func=MODALITY_NAMES.get, key="modality")
+                                format_func=cast(Callable[[Any], str], MODALITY_NAMES.get), key="modality")
         names = victims_for(modality)
         # A key per modality: each modality's list of victims is a different widget, starting at its default.
         victim = st.selectbox("Victim", names, index=names.index(DEFAULT_VICTIM[modality]), key=f"victim_{modality}")

@@ -7,6 +7,7 @@ import time
 import streamlit as st
 
 from rlab_core import app_support, plots
+from rlab_core.agents.agent import AgentError, agent_path
 from rlab_core.app_support import (
     ATTACKERS,
     ONNX,
@@ -14,10 +15,9 @@ from rlab_core.app_support import (
     AttackSettings,
 )
 from rlab_core.app_widgets import choose_network, input_for, stopping_on_model_limits, true_label
-from rlab_core.agents.agent import AgentError, agent_path
+from rlab_core.attacks import DEFAULT_BUDGET, attack_filters
 from rlab_core.attacks.replay import TrajectoryReplay, put_back
 from rlab_core.attacks.result import StepRecord
-from rlab_core.attacks import DEFAULT_BUDGET, attack_filters
 from rlab_core.attacks.session import default_max_patches
 from rlab_core.filters import filter_names, get_filter, resolve_filters
 from rlab_core.patches import PatchGrid
@@ -158,16 +158,20 @@ def show_summary(run: AttackRun) -> None:
     else:
         st.warning(f"Not fooled: after {result.queries_total} queries the victim still says "
                    f"**{result.adversarial_label_name}**.")
-    similarity = (("SSIM", f"{result.ssim:.3f}") if result.ssim is not None
-                  else ("SNR", "∞ dB" if math.isinf(result.snr_db) else f"{result.snr_db:.1f} dB"))
-    figures = [("Queries", result.queries, "to the first misclassification (the budget if it failed)"),
-               ("With pruning", result.queries_total, "every query, pruning included"),
-               ("Patches (L0)", result.l0_patches, f"{result.l0_elements} input elements changed"),
-               ("L2", f"{result.l2:.3f}", "in [0, 1] input scale"),
-               ("L∞", f"{result.linf:.3f}", "in [0, 1] input scale"),
-               (*similarity, "structural similarity" if result.ssim is not None else "signal-to-noise ratio"),
-               ("Remove rate", f"{result.remove_rate:.0%}", "the attacker's own removals among its steps"),
-               ("Seconds", f"{result.seconds:.2f}", None)]
+    if result.ssim is not None:
+        similarity = ("SSIM", f"{result.ssim:.3f}")
+    else:
+        assert result.snr_db is not None  # an ECG's result: its SNR instead of an SSIM
+        similarity = ("SNR", "∞ dB" if math.isinf(result.snr_db) else f"{result.snr_db:.1f} dB")
+    figures: list[tuple[str, int | str, str | None]] = [
+        ("Queries", result.queries, "to the first misclassification (the budget if it failed)"),
+        ("With pruning", result.queries_total, "every query, pruning included"),
+        ("Patches (L0)", result.l0_patches, f"{result.l0_elements} input elements changed"),
+        ("L2", f"{result.l2:.3f}", "in [0, 1] input scale"),
+        ("L∞", f"{result.linf:.3f}", "in [0, 1] input scale"),
+        (*similarity, "structural similarity" if result.ssim is not None else "signal-to-noise ratio"),
+        ("Remove rate", f"{result.remove_rate:.0%}", "the attacker's own removals among its steps"),
+        ("Seconds", f"{result.seconds:.2f}", None)]
     for column, (label, value, help) in zip(st.columns(len(figures)), figures):
         column.metric(label, value, help=help)
 

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 import streamlit as st
 
@@ -60,8 +62,8 @@ def published_section() -> None:
 def run_controls(victim: str, folder: Path, status: str) -> None:
     """The live run's settings, Start and Stop; the run writes to ``folder`` and survives reloads."""
     running = status == "running"
-    attacks = st.multiselect("Attacks", bench.ATTACKS, default=DEFAULT_ATTACKS, format_func=ATTACK_NAMES.get,
-                             key="bench_attacks", disabled=running,
+    attacks = st.multiselect("Attacks", bench.ATTACKS, default=DEFAULT_ATTACKS,
+                             format_func=cast(Callable[[Any], str], ATTACK_NAMES.get), key="bench_attacks", disabled=running,
                              help="square and simba are held to the L2 that rl reached, so they need rl.")
     n, budget, seed, start, stop = st.columns([2, 2, 2, 1, 1], vertical_alignment="bottom")
     inputs = n.number_input("Inputs", 1, 50, 5, key="bench_n", disabled=running,

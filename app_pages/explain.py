@@ -1,12 +1,15 @@
 """Explain: where the victim looks, by the RL agent's attacks beside Captum's maps, scored against ground truth."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, cast
+
 import streamlit as st
 
 from rlab_core import app_support, plots
+from rlab_core.agents.agent import AgentError
 from rlab_core.app_support import ONNX, RL_METHODS, ExplainRequest
 from rlab_core.app_widgets import choose_network, input_for, stopping_on_model_limits, true_label
-from rlab_core.agents.agent import AgentError
 from rlab_core.explanations import BLACK_BOX, METHODS, Explanation
 from rlab_core.sample import Sample
 from rlab_core.victims import Victim, VictimProfile, get_profile
@@ -22,7 +25,7 @@ WHITE_BOX_NOTE = ("Saliency, Integrated Gradients and Grad-CAM are white-box (th
 def available_methods(spec: VictimProfile, weights: str) -> tuple[str, ...]:
     """Every method, less the RL ones while the victim has no agent and the white-box ones for an
     uploaded ONNX model (each said plainly)."""
-    methods = METHODS
+    methods: tuple[str, ...] = METHODS
     if weights == ONNX:
         st.caption("Your ONNX model is a black box here: Saliency, Integrated Gradients and Grad-CAM need its "
                    "gradients, so only the RL maps and Occlusion are offered.")
@@ -42,7 +45,7 @@ def choose_request(spec: VictimProfile, sample: Sample, weights: str, model: Vic
     methods = available_methods(spec, weights)
     which, budget, seed = st.columns([3, 1, 1])
     # A key per victim and kind of network: the methods offered depend on the agent and on the gradients.
-    chosen = which.multiselect("Methods", methods, default=methods, format_func=METHOD_NAMES.get,
+    chosen = which.multiselect("Methods", methods, default=methods, format_func=cast(Callable[[Any], str], METHOD_NAMES.get),
                                key=f"explain_methods_{spec.name}" + ("_onnx" if weights == ONNX else ""))
     queries = budget.number_input("Query budget of each RL attack", min_value=10, max_value=100_000,
                                   value=DEFAULT_BUDGET, step=50, key="explain_budget",

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from rlab_core import ROOT
 from rlab_core.run_record import run_record
@@ -46,7 +47,7 @@ def main() -> None:
     for _ in range(RUNS):
         predict.append(seconds(PREDICT))
         torch_only.append(seconds(TORCH))
-    report = {
+    report: dict[str, Any] = {
         "run": run_record(seed=None),
         "machine": f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}",
         "command": "python -m benchmarks.cold_start",

@@ -15,9 +15,10 @@ from __future__ import annotations
 import csv
 import io
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from typing import Literal
 from unittest import mock
 
 import av
@@ -82,7 +83,7 @@ def _clip_bytes(clip, suffix: str, save_mp4: Callable) -> bytes:
         if suffix == "mp4":
             save_mp4(path, clip)
         else:
-            codec = "mpeg4" if suffix == "avi" else "libvpx"
+            codec: Literal["mpeg4", "libvpx"] = "mpeg4" if suffix == "avi" else "libvpx"
             with av.open(str(path), mode="w") as container:
                 stream = container.add_stream(codec, rate=8)
                 stream.width, stream.height, stream.pix_fmt = clip.shape[-1], clip.shape[-2], "yuv420p"
@@ -183,7 +184,7 @@ class FuzzStats:
 
 
 @contextmanager
-def decoder_spies(reached: list[bool]) -> None:
+def decoder_spies(reached: list[bool]) -> Iterator[None]:
     """Mark ``reached[0]`` once a data file gets past identification into its decoder."""
     def spy(target: Callable) -> Callable:
         def wrapped(*args, **kwargs):

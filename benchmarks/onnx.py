@@ -37,8 +37,9 @@ def export(victim: str, path: Path) -> None:
     spec = get_profile(victim)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
-        torch.onnx.export(shipped_copy(victim).eval(), torch.rand(1, *spec.input_shape), path, dynamo=False,
-                          input_names=["x"], output_names=["scores"], dynamic_axes={"x": {0: "batch"}})
+        # The stub wants a tuple of inputs; torch.onnx.export takes one bare tensor too (and wraps it itself).
+        torch.onnx.export(shipped_copy(victim).eval(), torch.rand(1, *spec.input_shape),  # type: ignore[arg-type]
+                          path, dynamo=False, input_names=["x"], output_names=["scores"], dynamic_axes={"x": {0: "batch"}})
 
 
 def query_ms(victim: Victim, inputs: torch.Tensor) -> float:

@@ -35,6 +35,7 @@ import numpy as np
 import onnxruntime
 import torch
 from numpy.lib import format as npy
+from onnx import ModelProto
 from PIL import Image
 
 from benchmarks import hostile
@@ -55,12 +56,13 @@ REPEATS = {1: 200, 64: 20}
 
 
 def hostile_models() -> list[dict]:
-    kinds = {**{f"reads a server file: {place}": make("secret.bin") for place, make in hostile.READERS.items()},
-             "reads a server file: absolute path": hostile.reads_top_level("/etc/hostname"),
-             "never answers (Loop of 10^12 steps)": hostile.never_answers(),
-             "one huge kernel, CPU (6,000^2 MatMul)": hostile.one_huge_kernel(6_000),
-             "one huge kernel, memory (200,000^2, 160 GB)": hostile.one_huge_kernel(200_000),
-             "not a model (bytes)": b"\x08\x07" + os.urandom(4000)}
+    kinds: dict[str, ModelProto | bytes] = {
+        **{f"reads a server file: {place}": make("secret.bin") for place, make in hostile.READERS.items()},
+        "reads a server file: absolute path": hostile.reads_top_level("/etc/hostname"),
+        "never answers (Loop of 10^12 steps)": hostile.never_answers(),
+        "one huge kernel, CPU (6,000^2 MatMul)": hostile.one_huge_kernel(6_000),
+        "one huge kernel, memory (200,000^2, 160 GB)": hostile.one_huge_kernel(200_000),
+        "not a model (bytes)": b"\x08\x07" + os.urandom(4000)}
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         os.chdir(folder)
@@ -190,7 +192,8 @@ def markdown(report: dict) -> str:
               f"{'YES' if r['canary_leaked'] else 'no'} |" for r in report["models"]]
     lines += ["", "### The jail's cost per query", "",
               "Median milliseconds per call, the same batch to ONNX Runtime in this process and to the same "
-              "model in its jail (`ModelJail.run`, one call to the worker; one thread each), same run:", "", "| victim | batch | in process (ms) | jail (ms) | ratio |",
+              "model in its jail (`ModelJail.run`, one call to the worker; one thread each), same run:", "",
+              "| victim | batch | in process (ms) | jail (ms) | ratio |",
               "|---|---|---|---|---|"]
     lines += [f"| `{r['victim']}` | {r['batch']} | {r['in_process_ms']} | {r['jail_ms']} | {r['ratio']}x |"
               for r in report["jail_cost"]]

@@ -12,6 +12,7 @@ import json
 import platform
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -50,7 +51,8 @@ def measure_pretrained(name: str) -> dict:
     for i in range(len(data)):
         sample = data[i]
         probs = Victim.builtin(name).probabilities(sample.x)
-        rows.append({"input": sample.name, "top1": spec.class_names[int(probs.argmax())], "probability": round(float(probs.max()), 4)})
+        rows.append({"input": sample.name, "top1": spec.class_names[int(probs.argmax())],
+                     "probability": round(float(probs.max()), 4)})
     return {"test_items": len(rows), "predictions": rows, "weights_sha256": run_record(victim=name)["victim_weights_sha256"]}
 
 
@@ -67,17 +69,19 @@ def markdown(results: dict) -> str:
             lines += ["", f"## `{name}` confusion matrix (rows: true, columns: predicted)", "",
                       "| true \\ predicted | " + " | ".join(spec.class_names) + " |",
                       "|---" * (len(spec.class_names) + 1) + "|"]
-            lines += [f"| {spec.class_names[k]} | " + " | ".join(str(v) for v in row) + " |" for k, row in enumerate(r["confusion_matrix"])]
+            lines += [f"| {spec.class_names[k]} | " + " | ".join(str(v) for v in row) + " |"
+                      for k, row in enumerate(r["confusion_matrix"])]
         else:
-            lines += ["", f"## `{name}` (pretrained; natural test inputs are unlabelled)", "", "| input | top-1 | probability |", "|---|---|---|"]
+            lines += ["", f"## `{name}` (pretrained; natural test inputs are unlabelled)", "",
+                      "| input | top-1 | probability |", "|---|---|---|"]
             lines += [f"| {p['input']} | {p['top1']} | {p['probability']:.3f} |" for p in r["predictions"]]
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     torch.manual_seed(0)
-    results = {"run": run_record(seed=0), "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads",
-               "victims": {}}
+    results: dict[str, Any] = {"run": run_record(seed=0),
+                               "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads", "victims": {}}
     for name, spec in PROFILES.items():
         results["victims"][name] = measure_trained(name) if spec.trained_here else measure_pretrained(name)
         print(name, {k: v for k, v in results["victims"][name].items() if k in ("accuracy", "macro_f1", "test_items")})

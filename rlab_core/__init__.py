@@ -14,8 +14,8 @@ from pathlib import Path
 
 __version__ = "0.1.0"
 
-ROOT = Path(__file__).resolve().parents[1]
-ASSETS = ROOT / "assets"
+ROOT: Path = Path(__file__).resolve().parents[1]
+ASSETS: Path = ROOT / "assets"
 
 
 def relative_to_root(path: Path) -> str:

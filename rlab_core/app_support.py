@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import streamlit as st
@@ -35,6 +36,9 @@ from rlab_core.io import LoadedInput, load_input
 from rlab_core.run_record import run_record
 from rlab_core.sample import Sample
 from rlab_core.victims import WEIGHT_CHOICES, Victim, get_profile, weights_file
+
+if TYPE_CHECKING:
+    from rlab_core.victims.onnx_model import OnnxClassifier
 
 # No function here is named test_*: pytest would collect it from any test module that imports it.
 
@@ -218,7 +222,7 @@ def attack_files(victim: str, sample: Sample, settings: AttackSettings, result: 
     network = network_for(victim, settings.weights, model)
     run = run_record(settings.seed, victim, network.sha256)
     summary = {"run": run, "modality": network.modality, "victim": victim,
-               **({} if model is None else model.network.record()),
+               **({} if model is None else cast("OnnxClassifier", model.network).record()),  # an uploaded ONNX model
                "input": sample.name, **asdict(settings), **result.summary()}
     prefix = re.sub(r"[^A-Za-z0-9]+", "-", sample.name).strip("-").lower() or "input"
     with tempfile.TemporaryDirectory() as folder:
@@ -309,6 +313,7 @@ def _explanation(victim: str, x: torch.Tensor, mask: torch.Tensor | None, method
 def score_rows(explanation: Explanation) -> list[dict]:
     """The score table: per method its scores (``None`` where not defined) and the victim queries
     it spent (``None`` for the white-box methods, which read gradients instead)."""
+    assert explanation.scores is not None  # shown for a scored explanation only
     return [{"method": name, **{column: explanation.scores[name][column] for column in SCORE_COLUMNS},
              "queries": m.queries} for name, m in explanation.maps.items()]
 

@@ -115,6 +115,7 @@ def read_upload(spec: VictimProfile) -> LoadedInput | None:
         if len(loaded.beats) > 1:
             beat = st.slider(f"Beat ({len(loaded.beats)} found)", 0, len(loaded.beats) - 1)
             loaded = app_support.load_upload(spec.name, upload.getvalue(), upload.name, fs, beat)
+            assert loaded.recording is not None  # an ECG's beats come with its recording
             st.plotly_chart(plots.recording_figure(loaded.recording, loaded.fs, loaded.beats, beat))
     except InputError as err:
         st.error(str(err))

@@ -19,7 +19,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar, cast
 
 from rlab_core import ROOT
 
@@ -148,7 +148,7 @@ def worker_alive(progress: dict | None, folder: Path | None = None) -> bool:
     proc = _WORKERS.get(Path(folder)) if folder is not None else None
     if proc is not None and proc.pid == progress.get("pid"):
         return proc.poll() is None
-    pid = progress.get("pid")
+    pid: Any = progress.get("pid")  # None until the run has started: int() raises TypeError, caught below
     try:
         os.kill(int(pid), 0)
     except (OSError, TypeError, ValueError):
@@ -164,7 +164,7 @@ def worker_state(folder: Path) -> tuple[str, dict | None]:
     progress = read_json(Path(folder) / PROGRESS)
     if progress is None:
         return "none", None
-    status = progress.get("status")
+    status = cast(str, progress.get("status"))  # every progress file has one (see start_worker and Progress)
     if status in ("starting", "running"):
         return ("running" if worker_alive(progress, folder) else "stopped"), progress
     return status, progress
@@ -197,6 +197,7 @@ def stop_worker(folder: Path) -> None:
     """Stop the run in ``folder`` if it runs (its whole process group) and mark it stopped."""
     status, progress = worker_state(folder)
     if status == "running":
+        assert progress is not None  # a "running" state always has its progress
         try:
             os.killpg(int(progress["pid"]), signal.SIGTERM)
         except (OSError, ProcessLookupError):
@@ -205,6 +206,7 @@ def stop_worker(folder: Path) -> None:
         if proc is not None:
             proc.wait(timeout=10)
     if status in ("running", "stopped"):  # a finished or failed run keeps its status
+        assert progress is not None
         write_json(Path(folder) / PROGRESS, {**progress, "status": "stopped", "finished": time.time()})
 
 

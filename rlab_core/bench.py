@@ -63,6 +63,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -261,9 +262,11 @@ class RayPool:
         self.owned = not ray.is_initialized()
         if self.owned:
             env = {"env_vars": {"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}}
-            options = {"include_dashboard": False} if address is None else {}
+            options: dict[str, Any] = {"include_dashboard": False} if address is None else {}
             try:
-                ray.init(address=address, runtime_env=env, log_to_driver=False, logging_level="ERROR", **options)
+                # ray.init annotates logging_level as int, but takes a level name too (its own default is "info").
+                ray.init(address=address, runtime_env=env, log_to_driver=False, logging_level="ERROR",  # type: ignore[arg-type]
+                         **options)
             except (ConnectionError, RuntimeError) as err:
                 raise BenchError(f"cannot reach the Ray cluster at {address}: {str(err).splitlines()[0]}") from None
         self.task = ray.remote(num_cpus=1, max_retries=1)(run_sample)
@@ -361,7 +364,7 @@ def run_bench(config: BenchConfig, out: Path, *, resume: bool = False, use_ray: 
                         progress.advance(len(records) - redone, line)
 
         # Phase 1: rl and everything that does not wait for rl's median.
-        jobs = []
+        jobs: list[tuple] = []
         for index in indices:
             rl_record = done.get((index, "rl"))
             todo = [a for a in config.attacks if (index, a) not in done

@@ -11,6 +11,7 @@ import csv
 import io
 import warnings
 from pathlib import Path
+from typing import cast
 
 import av
 import numpy as np
@@ -152,7 +153,7 @@ def read_image(data: bytes, filename: str) -> tuple[np.ndarray, list[str]]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image: Image.Image = Image.open(io.BytesIO(data))
             width, height = image.size
             if width * height > MAX_IMAGE_PIXELS:
                 raise InputError(f"{filename}: {width}x{height} pixels is too large (limit "
@@ -224,7 +225,8 @@ def read_video(data: bytes | Path, filename: str) -> tuple[np.ndarray, list[str]
     frames: list[np.ndarray] = []
     decoded = kept = 0
     try:
-        with av.open(source) as container:
+        # Opened for reading (mode "r"); av.open's overloads narrow only a path, not a BytesIO, to an InputContainer.
+        with cast("av.container.InputContainer", av.open(source)) as container:
             if not container.streams.video:
                 raise InputError(f"{filename}: the file holds no video stream")
             if container.format.name == "image2" or container.format.name.endswith("_pipe"):

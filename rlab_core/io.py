@@ -8,7 +8,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import torch
@@ -65,14 +65,15 @@ def check_file(data: bytes, filename: str, modality: str) -> str:
     return suffix
 
 
-def load_input(data: bytes, filename: str, victim: Victim | VictimProfile, *, fs: float | None = None, beat: int = 0) -> LoadedInput:
+def load_input(data: bytes, filename: str, victim: Victim | VictimProfile, *, fs: float | None = None,
+               beat: int = 0) -> LoadedInput:
     """Turn the bytes of an uploaded file into an input for ``victim``."""
     suffix = check_file(data, filename, victim.modality)
     if victim.modality == "ecg":
         return _load_ecg(data, filename, suffix, victim, fs, beat)
     if victim.modality == "image":
         pixels, notices = read_image(data, filename)
-        x = fit_image(pixels, victim.input_shape)
+        x = fit_image(pixels, cast(tuple[int, int, int], victim.input_shape))  # an image victim's (C, H, W)
         if min(pixels.shape[:2]) < min(victim.input_shape[1:]):
             notices.append(f"small image ({pixels.shape[1]}x{pixels.shape[0]}): upscaled to "
                            f"{victim.input_shape[2]}x{victim.input_shape[1]}")
@@ -107,7 +108,8 @@ def find_beats(lead: np.ndarray, fs: float) -> list[tuple[int, int]]:
     return [(int(p - b), int(p + a)) for p, b, a in zip(peaks, before, after) if p - b >= 0 and p + a <= len(lead)]
 
 
-def _load_ecg(data: bytes, filename: str, suffix: str, victim: Victim | VictimProfile, fs: float | None, beat: int) -> LoadedInput:
+def _load_ecg(data: bytes, filename: str, suffix: str, victim: Victim | VictimProfile, fs: float | None,
+              beat: int) -> LoadedInput:
     signal, fs_from_file = read_ecg_table(data, filename, suffix)
     leads, length = signal.shape
     if not np.all(np.isfinite(signal)):
@@ -117,7 +119,8 @@ def _load_ecg(data: bytes, filename: str, suffix: str, victim: Victim | VictimPr
         raise InputError(f"{filename}: {leads} leads x {length} samples is too large (limits: {MAX_ECG_LEADS} leads, "
                          f"{MAX_ECG_SAMPLES:,} samples)")
     if fs is not None and not ECG_FS_RANGE[0] <= fs <= ECG_FS_RANGE[1]:
-        raise InputError(f"sampling rate {fs:g} Hz is implausible for an ECG; expected {ECG_FS_RANGE[0]:g}-{ECG_FS_RANGE[1]:g} Hz")
+        raise InputError(f"sampling rate {fs:g} Hz is implausible for an ECG; expected "
+                         f"{ECG_FS_RANGE[0]:g}-{ECG_FS_RANGE[1]:g} Hz")
     fs = fs or fs_from_file
     notices = [f"{leads} leads: the victim reads one, so lead 1 is used"] if leads > 1 else []
     beat_length = victim.input_shape[-1]

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+
 class PatchGrid:
     """Non-overlapping patches over the non-channel axes of inputs of one shape.
 

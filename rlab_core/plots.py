@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
+from typing import cast, overload
 
 import numpy as np
 import plotly.express as px
@@ -11,6 +13,7 @@ from PIL import Image, ImageDraw
 from plotly.subplots import make_subplots
 
 from rlab_core.attacks.replay import put_back
+from rlab_core.attacks.result import StepRecord
 from rlab_core.explanations.output import OPACITY, unit_scale
 from rlab_core.patches import PatchGrid
 from rlab_core.sample import Sample
@@ -83,7 +86,7 @@ def thumbnail(x: torch.Tensor, size: int = THUMBNAIL) -> bytes:
         factor = size / max(picture.size)
         # Small pictures (28 x 28) grow as crisp blocks; large ones (224 x 224) shrink smoothly.
         resample = Image.Resampling.NEAREST if factor >= 2 else Image.Resampling.LANCZOS
-        picture = picture.resize(tuple(max(1, round(side * factor)) for side in picture.size), resample)
+        picture = picture.resize(cast(tuple[int, int], tuple(max(1, round(side * factor)) for side in picture.size)), resample)
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
@@ -171,6 +174,10 @@ def filter_color(name: str) -> str:
     return OTHER_FILTER_COLORS[sum(map(ord, name)) % len(OTHER_FILTER_COLORS)]
 
 
+@overload
+def _as_dict(record: None) -> None: ...
+@overload
+def _as_dict(record: StepRecord | Mapping) -> dict: ...
 def _as_dict(record) -> dict | None:
     return record if record is None or isinstance(record, dict) else record.to_dict()
 
@@ -374,6 +381,7 @@ def comparison_figure(x: torch.Tensor, x_adv: torch.Tensor, grid: PatchGrid | No
     maximum): an ECG as both traces overlaid with the distorted windows shaded (needs ``grid``),
     a video with a frame slider."""
     if x.dim() == 2:
+        assert grid is not None  # an ECG's comparison needs its grid (see above)
         return _ecg_state(x, x_adv, grid, patch_filters or {}, None, scale)
     diff = (x_adv - x).abs().amax(dim=0, keepdim=True)  # (1, [T,] H, W): the largest change per pixel
     peak = float(diff.max())

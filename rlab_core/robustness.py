@@ -43,7 +43,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -67,8 +67,9 @@ from rlab_core.attacks.square import SquareLinfAttack
 from rlab_core.filters import MIX
 from rlab_core.run_record import run_record
 from rlab_core.victims import PROFILES, Victim, file_sha256, get_profile, hardened_path
-from rlab_core.victims.victim import hardened_run_folder
-from rlab_core.victims.train import accuracy, config_for as training_config, flip_and_shift, stretch_and_noise
+from rlab_core.victims.train import accuracy, flip_and_shift, stretch_and_noise
+from rlab_core.victims.train import config_for as training_config
+from rlab_core.victims.victim import Network, hardened_run_folder
 
 SETTINGS = ("mix", *MIX)  # the filter settings of every RL attack here, in turn
 PRESETS = ("quick", "default", "full")
@@ -115,7 +116,7 @@ class RobustnessConfig:
 # The adaptive attacker of a quick run: imitation only, on few inputs (a check of the pipeline,
 # not a measurement).
 QUICK_ADAPTIVE = {"n_inputs": 60, "imitation_epochs": 10, "dagger_rounds": 0, "n_val": 10, "val_budget": 100}
-SIZES = {
+SIZES: dict[str, dict[str, Any]] = {
     "quick": {"n_attack_inputs": 120, "n_val_attacks": 40, "epochs": 4, "patience": 2, "budget": 100, "n_eval": 20,
               "n_square": 10, "n_samples": 3, "clean_per_epoch": 5000, "adaptive_steps": 0,
               "adaptive_recipe": QUICK_ADAPTIVE},
@@ -166,7 +167,9 @@ def save_hardened(state: dict, path: Path) -> None:
 def shipped_copy(victim: str) -> nn.Module:
     """A fresh copy of the victim's shipped network, safe to train (the cached one is never touched)."""
     model = get_profile(victim).build()
-    model.load_state_dict(Victim.builtin(victim).network.state_dict())
+    network = Victim.builtin(victim).network
+    assert isinstance(network, nn.Module)  # a built-in victim's network is a torch module
+    model.load_state_dict(network.state_dict())
     return model
 
 
@@ -233,7 +236,7 @@ def fine_tune(config: RobustnessConfig, train_adv: AdversarialSet, val_adv: Adve
 
     def score(epoch: int, loss: float | None) -> dict:
         clean = accuracy(model, x_val, y_val)
-        adversarial = accuracy(model, x_val_adv, y_val_adv) if x_val_adv is not None else None
+        adversarial = accuracy(model, x_val_adv, y_val_adv) if x_val_adv is not None and y_val_adv is not None else None
         return {"epoch": epoch, "loss": None if loss is None else round(loss, 4), "val_clean_accuracy": round(clean, 4),
                 "val_adversarial_accuracy": None if adversarial is None else round(adversarial, 4),
                 "score": round(clean if adversarial is None else (clean + adversarial) / 2, 4)}
@@ -317,7 +320,7 @@ def records_of(table: dict, setting: str) -> list[dict]:
 
 
 @torch.no_grad()
-def predicted(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+def predicted(model: Network, x: torch.Tensor) -> torch.Tensor:
     """Top-1 classes of a batch (direct calls: choosing inputs and scoring accuracy are not attacks)."""
     return torch.cat([model(x[i:i + 256].float()).argmax(-1) for i in range(0, len(x), 256)])
 

@@ -17,7 +17,8 @@ from streamlit.testing.v1 import AppTest
 
 from rlab_core import app_support, plots
 from rlab_core.datasets import FashionMNIST
-from rlab_core.victims import get_profile, load_model, registry
+from rlab_core.victims import Victim, get_profile, profiles
+from rlab_core.victims import victim as victim_module
 
 torch.set_num_threads(1)
 
@@ -68,11 +69,11 @@ def png(x: np.ndarray) -> bytes:
 @pytest.fixture
 def no_cached_models() -> Iterator[None]:
     """Forget loaded models before and after, for a test that hides the weights."""
-    load_model.cache_clear()
-    app_support.victim_model.clear()
+    victim_module._shipped_network.cache_clear()
+    app_support._builtin_victim.clear()
     yield
-    load_model.cache_clear()
-    app_support.victim_model.clear()
+    victim_module._shipped_network.cache_clear()
+    app_support._builtin_victim.clear()
 
 
 def test_default_page_predicts_sample_0_of_image_cnn() -> None:
@@ -215,7 +216,7 @@ def test_ecg_recording_needs_a_rate_then_offers_its_beats() -> None:
 
 def test_missing_weights_are_reported_and_the_input_still_shown(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                                                  no_cached_models: None) -> None:
-    monkeypatch.setattr(registry, "WEIGHTS", tmp_path)
+    monkeypatch.setattr(profiles, "WEIGHTS", tmp_path)
     at = start()
     assert "no weights for image-cnn" in at.error[0].value
     assert "Fashion-MNIST test 0" in headings(at)
@@ -225,14 +226,11 @@ def test_missing_weights_are_reported_and_the_input_still_shown(monkeypatch: pyt
 def test_the_answer_of_the_hardened_weights_and_of_your_onnx_model(tmp_path: Path) -> None:
     from test_onnx_model import export, fresh
 
-    from rlab_core import robustness
-    from rlab_core.victims import get_profile, predict_proba
-
     at = start("ecg")
     sample = get_profile("ecg-cnn").dataset("test")[0]
     shipped = at.markdown[[md.value.startswith("Top-1:") for md in at.markdown].index(True)].value
     checked(at.radio(key="weights_ecg-cnn").set_value("hardened").run())
-    hardened = predict_proba("ecg-cnn", sample.x, robustness.network("ecg-cnn", "hardened")).max()
+    hardened = Victim.builtin("ecg-cnn", "hardened").probabilities(sample.x).max()
     assert any(md.value.endswith(f"({hardened:.1%})") for md in at.markdown if md.value.startswith("Top-1:"))
 
     checked(at.radio(key="weights_ecg-cnn").set_value("onnx").run())

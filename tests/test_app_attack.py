@@ -10,11 +10,11 @@ from apptest import checked, open_app
 from streamlit.testing.v1 import AppTest
 
 from rlab_core import robustness
-from rlab_core.app_support import ATTACKERS
 from rlab_core.agents import agent as agents
+from rlab_core.app_support import ATTACKERS
+from rlab_core.attacks import random_attack
 from rlab_core.attacks.replay import TrajectoryReplay, replay
 from rlab_core.attacks.runner import attack, filter_strengths
-from rlab_core.attacks import random_attack
 from rlab_core.filters import get_filter
 from rlab_core.victims import get_profile, predict_proba
 

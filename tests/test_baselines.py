@@ -5,8 +5,7 @@ import pytest
 import torch
 from counting import count_victim_calls
 
-from rlab_core.attacks import runner
-from rlab_core.attacks import greedy_attack, random_attack
+from rlab_core.attacks import greedy_attack, random_attack, runner
 from rlab_core.victims import get_profile, predict_proba
 
 torch.set_num_threads(1)

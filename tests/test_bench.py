@@ -12,11 +12,11 @@ from counting import count_victim_calls
 from torch import nn
 
 from rlab_core import ROOT
-from rlab_core.attacks import runner
 from rlab_core.attacks import (
     art_bridge,
     greedy_attack,
     random_attack,
+    runner,
     simba_attack,
     square_attack,
     square_linf_attack,

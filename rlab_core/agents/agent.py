@@ -28,6 +28,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import torch
@@ -41,6 +42,9 @@ from rlab_core.attacks.rl import RLAttack
 from rlab_core.attacks.session import AttackSession
 from rlab_core.victims import PROFILES, Victim, file_sha256, get_profile
 from rlab_core.victims.profiles import WEIGHTS
+
+if TYPE_CHECKING:
+    from stable_baselines3.common.callbacks import BaseCallback
 
 AGENTS = ASSETS / "agents"
 META_NAME = "rlab.json"
@@ -137,6 +141,7 @@ def teacher_label(env: PatchAttackEnv, filters: list[int]) -> tuple[np.ndarray, 
     (filter, patch))`` or ``None`` when nothing can be added. The target is a sharp softmax of the
     margin drop; the policy is scored over the measured additions and the legal removals."""
     session, n_filters = env.session, len(env.filters)
+    assert session is not None  # the caller has reset the environment
     legal = session.action_mask()
     scored = np.zeros_like(legal)
     scored[filters] = legal[filters]
@@ -166,6 +171,7 @@ def labelled_walks(env: PatchAttackEnv, config: AgentTrainConfig, rng: np.random
     for index in range(len(env.inputs)):
         env.reset(seed=int(rng.integers(2**31)), options={"index": index})
         session = env.session
+        assert session is not None  # set by reset()
         # Half the walks compare all filters (which one hurts most), half keep to one filter
         # (where to put it, and that adding beats removing): attacks run with either.
         single = rng.random() < config.single_filter_share
@@ -269,19 +275,20 @@ def train_agent(config: AgentTrainConfig, log: Callable[[str], None] = print, *,
             "filters": [f.name for f in attack_filters(victim, config.filters)[0]],
             "command": f"python -m rlab_core train-agent --victim {config.victim} --steps {config.ppo_steps} "
                        f"--seed {config.seed}"}
-    imitation = Agent(model.policy, meta)
-    imitate(model.policy, states, config.imitation_epochs, config.seed, log)
+    policy = cast(PatchPolicy, model.policy)  # MaskablePPO builds the policy class it is given, once
+    imitation = Agent(policy, meta)
+    imitate(policy, states, config.imitation_epochs, config.seed, log)
     for _ in range(config.dagger_rounds):
         states += labelled_walks(teacher_env, config, rng, log, agent=imitation, steps=2 * config.teacher_steps)
-        imitate(model.policy, states, config.imitation_epochs, config.seed, log)
+        imitate(policy, states, config.imitation_epochs, config.seed, log)
     imitation_state = {k: v.clone() for k, v in model.policy.state_dict().items()}
     scores = {"imitation": evaluate(imitation, victim, val, config.val_budget)}
     log(f"imitation policy on validation: {scores['imitation']}")
 
     # 4. PPO fine-tuning.
     if config.ppo_steps:
-        model.learn(config.ppo_steps, progress_bar=False, callback=_ProgressLog(config.ppo_steps, log))
-        scores["ppo"] = evaluate(Agent(model.policy, meta), victim, val, config.val_budget)
+        model.learn(config.ppo_steps, progress_bar=False, callback=cast("BaseCallback", _ProgressLog(config.ppo_steps, log)))
+        scores["ppo"] = evaluate(Agent(policy, meta), victim, val, config.val_budget)
         log(f"fine-tuned policy on validation: {scores['ppo']}")
 
     # 5. Selection: the better policy on validation (success first, then fewer queries).
@@ -293,7 +300,7 @@ def train_agent(config: AgentTrainConfig, log: Callable[[str], None] = print, *,
     path = agent_path(config.victim) if shipped or path is None else path
     save(model, meta, path)
     log(f"saved {path} ({chosen} policy) after {time.time() - started:.0f}s")
-    return Agent(model.policy, meta)
+    return Agent(policy, meta)
 
 
 class _ProgressLog:
@@ -342,9 +349,10 @@ def load_agent(victim: Victim | str, warn: Callable[[str], None] | None = None, 
 
     profile = get_profile(victim) if isinstance(victim, str) else victim.profile
     if profile is None:
+        assert not isinstance(victim, str)  # a built-in name always has its profile
         raise AgentError(f"{victim.name} is shaped like no built-in victim, so no shipped agent fits it")
     shipped = path is None
-    path = agent_path(profile.name) if shipped else Path(path)
+    path = agent_path(profile.name) if path is None else Path(path)  # path is None: shipped
     if not path.resolve().is_relative_to(ROOT):
         raise AgentError(f"{path} is outside this repository: RLAB loads only agents it trained itself")
     if not path.exists():
@@ -364,7 +372,7 @@ def load_agent(victim: Victim | str, warn: Callable[[str], None] | None = None, 
     if warn and trained_on != expected and trained_on != "a given model":
         warn(f"the agent at {path} was trained against other weights of {profile.name} ({trained_on} vs {expected}); "
              "its figures may not hold")
-    return Agent(model.policy, meta)
+    return Agent(cast(PatchPolicy, model.policy), meta)  # policy_class above
 
 
 def load_adaptive_agent(victim: Victim, warn: Callable[[str], None] | None = None) -> Agent:

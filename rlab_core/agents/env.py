@@ -20,9 +20,9 @@ that takes one anyway ends its episode with reward -1 and no query. The reward i
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -66,7 +66,8 @@ def view_shape(grid: PatchGrid, cells_per_patch: Sequence[int]) -> tuple[int, ..
 def pool(x: torch.Tensor, grid: PatchGrid, cells_per_patch: Sequence[int]) -> torch.Tensor:
     """Average-pool ``(C, *spatial)`` to ``(C, *view_shape)``, dropping grid axes of length 1."""
     spatial = tuple(n * c for n, c in zip(grid.grid_shape, cells_per_patch))
-    pooled = {1: F.adaptive_avg_pool1d, 2: F.adaptive_avg_pool2d, 3: F.adaptive_avg_pool3d}[x.dim() - 1](x[None], spatial)[0]
+    pools: dict[int, Callable[..., torch.Tensor]] = {1: F.adaptive_avg_pool1d, 2: F.adaptive_avg_pool2d, 3: F.adaptive_avg_pool3d}
+    pooled = pools[x.dim() - 1](x[None], spatial)[0]
     keep = [0] + [1 + d for d, n in enumerate(grid.grid_shape) if n > 1]
     if len(keep) == 1:
         return pooled.reshape(x.shape[0], 1)
@@ -114,7 +115,7 @@ class PatchAttackEnv(gym.Env):
         max_patches: the patch cap (``None``: 20% of the grid).
     """
 
-    metadata: ClassVar[dict] = {"render_modes": []}
+    metadata: dict[str, Any] = {"render_modes": []}  # as gym.Env declares it
 
     def __init__(self, victim: Victim, inputs: Sequence[tuple[torch.Tensor, int]], filters: Sequence[Filter],
                  cells_per_patch: Sequence[int], *, strengths: Sequence[float] | None = None, budget: int | None = 200,
@@ -146,6 +147,7 @@ class PatchAttackEnv(gym.Env):
 
     def step(self, action: int):
         session = self.session
+        assert session is not None  # reset() comes first
         kind, patch = divmod(int(action), self.grid.n_patches)
         if not session.action_mask()[kind, patch]:  # only an unmasked policy gets here
             return self._observe(), ILLEGAL_ACTION_REWARD, False, True, {"queries": session.victim.queries, "illegal": True}
@@ -163,6 +165,7 @@ class PatchAttackEnv(gym.Env):
         return self._observe(), float(reward), flipped, truncated, info
 
     def action_masks(self) -> np.ndarray:
+        assert self.session is not None  # reset() comes first
         return self.session.action_mask().reshape(-1)
 
     def describe(self, action: int) -> str:
@@ -170,4 +173,5 @@ class PatchAttackEnv(gym.Env):
         return f"remove patch {patch}" if kind == len(self.filters) else f"add {self.filters[kind].name} to patch {patch}"
 
     def _observe(self) -> dict[str, np.ndarray]:
+        assert self.session is not None  # reset() comes first
         return observe(self.session, self.cells_per_patch, self._last_was_remove)

@@ -11,6 +11,8 @@ however fine the grid. The value head reads all patch features through an MLP.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import cast
 
 import torch
 from gymnasium import spaces
@@ -18,7 +20,7 @@ from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
-CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
+CONV: dict[int, Callable[..., nn.Module]] = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 
 
 class PatchFeatures(BaseFeaturesExtractor):
@@ -26,6 +28,7 @@ class PatchFeatures(BaseFeaturesExtractor):
 
     def __init__(self, observation_space: spaces.Dict, width: int = 32) -> None:
         view, mask, state = (observation_space[k].shape for k in ("view", "mask", "state"))
+        assert view is not None and mask is not None and state is not None  # Box spaces: always shaped
         grid = mask[1:]
         cells = tuple(v // g for v, g in zip(view[1:], grid))
         super().__init__(observation_space, features_dim=width * math.prod(grid))
@@ -64,6 +67,9 @@ class PerPatchHead(nn.Module):
 class PatchPolicy(MaskableActorCriticPolicy):
     """MaskablePPO's actor-critic with :class:`PatchFeatures` and :class:`PerPatchHead`."""
 
+    action_space: spaces.Discrete
+    features_extractor: PatchFeatures
+
     def __init__(self, observation_space: spaces.Dict, action_space: spaces.Discrete, lr_schedule, **kwargs) -> None:
         kwargs.setdefault("features_extractor_class", PatchFeatures)
         kwargs.setdefault("net_arch", {"pi": [], "vf": [64]})
@@ -72,13 +78,16 @@ class PatchPolicy(MaskableActorCriticPolicy):
     def _build(self, lr_schedule) -> None:
         super()._build(lr_schedule)
         width = self.features_extractor.width
-        kinds = self.action_space.n // self.features_extractor.n_patches
+        # Discrete.n is a NumPy integer; nn.Linear uses it as an int.
+        kinds = cast(int, self.action_space.n // self.features_extractor.n_patches)
         self.action_net = PerPatchHead(width, kinds)
         nn.init.orthogonal_(self.action_net.linear.weight, gain=0.01)
         nn.init.zeros_(self.action_net.linear.bias)
-        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+        # As in SB3's own _build: optimizer_class is typed as the Optimizer base class, whose __init__ takes no lr.
+        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)  # type: ignore[call-arg]
 
     def action_logits(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         """Unmasked action logits ``(B, n_actions)``: what imitation trains and the attack reads."""
-        features = self.extract_features(obs, self.pi_features_extractor)
+        # One tensor: the features extractor is shared (SB3's default), so no (actor, critic) pair.
+        features = cast(torch.Tensor, self.extract_features(obs, self.pi_features_extractor))
         return self.action_net(self.mlp_extractor.forward_actor(features))

@@ -89,7 +89,7 @@ def image_shape(input_shape: Sequence[int]) -> tuple[int, int, int]:
     if len(shape) == 2:  # ECG (L, T)
         return (shape[0], *fold_length(shape[1]))
     if len(shape) == 3:  # image
-        return shape  # type: ignore[return-value]
+        return shape
     if len(shape) == 4:  # video (C, T, H, W)
         return (shape[0] * shape[1], shape[2], shape[3])
     raise ValueError(f"no image view of inputs of shape {shape}")
@@ -212,6 +212,7 @@ class ArtAttack(Attack):
                 pass
         # The fooling sample on a success; on a failure, the last sample sent.
         x, x_adv = x.detach().float(), module.last
+        assert module.last_probs is not None  # set by the clean input's query above
         changed = (x_adv != x).any(dim=0)
         return measure(self.name, x, x_adv, label=label, adversarial_label=int(np.argmax(module.last_probs)),
                        class_names=victim.class_names, success=fooled, already_misclassified=already,

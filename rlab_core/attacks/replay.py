@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping
 import torch
 
 from rlab_core.attacks.distortion import Distortion, default_context
-from rlab_core.attacks.result import StepRecord, l2
 from rlab_core.attacks.patch import attack_filters
+from rlab_core.attacks.result import StepRecord, l2
 from rlab_core.patches import PatchGrid
 from rlab_core.victims import Victim, VictimProfile
 
@@ -23,8 +23,8 @@ Step = StepRecord | Mapping  # a record, or its ``to_dict()`` as read back from 
 class TrajectoryReplay:
     """The distortion of an attack on ``x``, advanced one recorded step at a time.
 
-    Arguments are the attack's own: the :class:`Victim` or built-in profile (its grid and strengths), ``filter`` (a name, ``"mix"`` or a comma
-    list), ``strength`` (one filter only; ``None``: the victim's strengths) and ``seed``.
+    Arguments are the attack's own: the :class:`Victim` or built-in profile (its grid and strengths),
+    ``filter`` (a name, ``"mix"`` or a comma list), ``strength`` (one filter only; ``None``: the victim's strengths) and ``seed``.
     """
 
     def __init__(self, x: torch.Tensor, victim: Victim | VictimProfile, filter: str = "mix", strength: float | None = None,
@@ -86,7 +86,7 @@ def put_back(record: Step) -> bool:
     return r["action"] == "prune" and not (r.get("kept", True) and r["misclassified"])
 
 
-def replay(x: torch.Tensor, victim: str, filter: str, strength: float | None, seed: int,
+def replay(x: torch.Tensor, victim: Victim | VictimProfile, filter: str, strength: float | None, seed: int,
            trajectory: list[Step], upto: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """``x`` after the first ``upto`` steps of ``trajectory`` (0: the clean input; ``None``: all of
     them, which gives the attack's ``x_adv`` exactly) and its patch mask, bool ``(n_patches,)``."""

@@ -53,8 +53,8 @@ def ssim(x: torch.Tensor, x_adv: torch.Tensor) -> float:
     """Structural similarity in ``[0, 1]`` input scale: of the image, or the mean over a clip's frames."""
     frames = [(x, x_adv)] if x.dim() == 3 else [(x[:, t], x_adv[:, t]) for t in range(x.shape[1])]
     scores = []
-    for a, b in frames:
-        a, b = a.numpy().astype(np.float64), b.numpy().astype(np.float64)
+    for clean, adversarial in frames:
+        a, b = clean.numpy().astype(np.float64), adversarial.numpy().astype(np.float64)
         side = min(a.shape[1:])
         win = min(7, side if side % 2 else side - 1)
         scores.append(structural_similarity(a, b, data_range=1.0, channel_axis=0, win_size=win))

@@ -56,7 +56,7 @@ class SquareAttack(ArtAttack):
 
     name = "square"
     norm: ClassVar[float] = 2
-    matched_parameter = "eps"
+    matched_parameter: ClassVar[str | None] = "eps"
 
     def __init__(self, eps: float, p_init: float = P_INIT, reuse_answers: bool = True) -> None:
         if not eps > 0:

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rlab_core.victims.blackbox import DEFAULT_BUDGET
 from rlab_core.victims.profiles import DEFAULT_VICTIM, MODALITIES, get_profile
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from rlab_core.sample import Sample
     from rlab_core.victims import Victim
     from rlab_core.victims.jail import ModelStopped
+    from rlab_core.victims.onnx_model import OnnxClassifier
 
 TOP_K = 5
 
@@ -96,8 +97,9 @@ def network_record(victim: Victim, like: str, seed: int | None = None) -> dict[s
     from rlab_core.run_record import run_record
 
     uploaded = victim.weights == "onnx"
-    return {"run": run_record(seed, like, victim.sha256), **(victim.network.record() if uploaded else {}),
-            "weights": victim.weights}
+    # An uploaded network (weights "onnx") is an OnnxClassifier.
+    return {"run": run_record(seed, like, victim.sha256),
+            **(cast("OnnxClassifier", victim.network).record() if uploaded else {}), "weights": victim.weights}
 
 
 def described(victim: Victim, like: str) -> str:

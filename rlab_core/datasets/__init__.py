@@ -12,4 +12,5 @@ from rlab_core.datasets.moving_digits import MovingDigits
 from rlab_core.datasets.natural import NaturalClips, NaturalImages
 from rlab_core.sample import Sample
 
-__all__ = ["ECG5000", "SPLITS", "EcgStrips", "FashionMNIST", "FashionOnTexture", "MovingDigits", "NaturalClips", "NaturalImages", "Sample", "stratified_split"]
+__all__ = ["ECG5000", "SPLITS", "EcgStrips", "FashionMNIST", "FashionOnTexture", "MovingDigits", "NaturalClips",
+           "NaturalImages", "Sample", "stratified_split"]

@@ -15,7 +15,7 @@ from rlab_core.convert import scale_to_unit
 from rlab_core.datasets.base import check_split, stratified_split
 from rlab_core.sample import Sample
 
-CLASS_NAMES = ("Normal", "R-on-T PVC", "PVC", "SP or EB", "Unclassified")
+CLASS_NAMES: tuple[str, ...] = ("Normal", "R-on-T PVC", "PVC", "SP or EB", "Unclassified")
 BEAT_LENGTH = 140
 SPLIT_SEED = 0
 FRACTIONS = (0.70, 0.15, 0.15)
@@ -36,7 +36,7 @@ class ECG5000:
     """One split of ECG5000; item ``i`` is a single-lead beat ``(1, 140)`` scaled to ``[0, 1]``."""
 
     modality = "ecg"
-    class_names = CLASS_NAMES
+    class_names: tuple[str, ...] = CLASS_NAMES
 
     def __init__(self, split: str) -> None:
         check_split(split)

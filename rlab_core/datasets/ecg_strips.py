@@ -19,7 +19,7 @@ from rlab_core.datasets.base import SPLITS, check_split
 from rlab_core.datasets.ecg5000 import BEAT_LENGTH, _split_indices, _table
 from rlab_core.sample import Sample
 
-CLASS_NAMES = ("No abnormal beat", "R-on-T PVC", "PVC, SP or EB")
+CLASS_NAMES: tuple[str, ...] = ("No abnormal beat", "R-on-T PVC", "PVC, SP or EB")
 SOURCE_CLASSES = ((0,), (1,), (2, 3))  # the ECG5000 classes each strip class draws its odd beat from
 BEATS = 4
 LENGTH = BEATS * BEAT_LENGTH
@@ -31,7 +31,7 @@ class EcgStrips:
     """One split of the ECG strips; item ``i`` is ``(1, 560)`` in ``[0, 1]``, with a mask when abnormal."""
 
     modality = "ecg"
-    class_names = CLASS_NAMES
+    class_names: tuple[str, ...] = CLASS_NAMES
 
     def __init__(self, split: str) -> None:
         check_split(split)

@@ -20,7 +20,8 @@ from rlab_core import ASSETS
 from rlab_core.datasets.base import check_split, stratified_split
 from rlab_core.sample import Sample
 
-CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+CLASS_NAMES: tuple[str, ...] = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                                "Ankle boot")
 SPLIT_SEED = 0
 FOLDERS = (ASSETS / "data" / "fashion-mnist", Path("/usr/share/datasets/fashion-mnist"))
 
@@ -51,7 +52,7 @@ class FashionMNIST:
     """One split of Fashion-MNIST; item ``i`` is a ``(1, 28, 28)`` image in ``[0, 1]``."""
 
     modality = "image"
-    class_names = CLASS_NAMES
+    class_names: tuple[str, ...] = CLASS_NAMES
 
     def __init__(self, split: str) -> None:
         check_split(split)

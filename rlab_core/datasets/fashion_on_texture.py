@@ -57,7 +57,7 @@ class FashionOnTexture:
     """One split of the garments-on-texture localisation set; item ``i`` is ``(1, 64, 64)`` with its mask."""
 
     modality = "image"
-    class_names = CLASS_NAMES
+    class_names: tuple[str, ...] = CLASS_NAMES
 
     def __init__(self, split: str) -> None:
         check_split(split)

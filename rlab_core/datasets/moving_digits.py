@@ -18,7 +18,7 @@ from rlab_core import ASSETS
 from rlab_core.datasets.base import SPLITS, check_split, stratified_split
 from rlab_core.sample import Sample
 
-CLASS_NAMES = tuple(str(d) for d in range(10))
+CLASS_NAMES: tuple[str, ...] = tuple(str(d) for d in range(10))
 FRAMES, SIZE, DIGIT = 16, 64, 28
 SPLIT_SEED = 0
 FRACTIONS = (0.70, 0.15, 0.15)
@@ -59,7 +59,7 @@ class MovingDigits:
     """One split of the moving-digit clips; item ``i`` is ``(1, 16, 64, 64)`` with its mask."""
 
     modality = "video"
-    class_names = CLASS_NAMES
+    class_names: tuple[str, ...] = CLASS_NAMES
 
     def __init__(self, split: str, epoch: int = 0) -> None:
         check_split(split)

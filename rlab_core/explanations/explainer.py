@@ -108,12 +108,15 @@ def explain(victim: Victim, x: torch.Tensor, label: int | None = None, methods: 
             maps[name] = occlusion(BlackBox(victim), x, label, grid)
         else:
             method = {"saliency": saliency, "ig": integrated_gradients, "gradcam": gradcam}[name]
+            network = victim.network
+            assert isinstance(network, torch.nn.Module)  # a white box: checked above
             with torch.enable_grad():
-                maps[name] = method(victim.network, x, label)
+                maps[name] = method(network, x, label)
     explanation.maps = {name: maps[name] for name in methods}  # in the order asked for
     report("done", 1.0)
 
     if scored:
+        assert truth is not None  # scored implies it
         explanation.scores = {name: score(name, m.values, truth.bool(), hard, grid.patch_size)
                               for name, m in explanation.maps.items()}
     return explanation

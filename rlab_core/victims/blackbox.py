@@ -11,7 +11,6 @@ import torch
 from rlab_core.victims.jail import ModelStopped
 from rlab_core.victims.victim import Victim
 
-
 DEFAULT_BUDGET = 1000  # queries per attack, the clean prediction included, unless a caller says otherwise
 
 

@@ -7,7 +7,7 @@ from torch import nn
 from rlab_core import ASSETS
 
 # A file (scripts/build_assets.py), not torchvision.models: that import costs 3.4 s at every start.
-IMAGENET_CLASSES = tuple((ASSETS / "data" / "imagenet-classes.txt").read_text().splitlines())
+IMAGENET_CLASSES: tuple[str, ...] = tuple((ASSETS / "data" / "imagenet-classes.txt").read_text().splitlines())
 
 
 def imagenet_weights_path() -> str:

@@ -16,7 +16,6 @@ from typing import Any
 from torch import nn
 
 from rlab_core import ASSETS
-from rlab_core.patches import PatchGrid
 from rlab_core.datasets import (
     ECG5000,
     EcgStrips,
@@ -26,6 +25,7 @@ from rlab_core.datasets import (
     NaturalClips,
     NaturalImages,
 )
+from rlab_core.patches import PatchGrid
 from rlab_core.victims.imagenet import (
     IMAGENET_CLASSES,
     EfficientNetLite0,
