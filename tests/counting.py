@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from rlab_core.victims import load_model
+from rlab_core.victims import victim as victim_module
 
 
 class CountingModel(nn.Module):
@@ -19,14 +19,15 @@ class CountingModel(nn.Module):
         return self.model(x)
 
 
-def count_victim_calls(monkeypatch, *modules) -> dict[str, CountingModel]:
-    """Make each module's ``load_model`` hand out one :class:`CountingModel` per victim; returns them by name."""
+def count_victim_calls(monkeypatch) -> dict[str, CountingModel]:
+    """Make ``Victim.builtin`` hand out one :class:`CountingModel` per built-in victim's shipped
+    network; returns them by name."""
     models: dict[str, CountingModel] = {}
+    shipped = victim_module._shipped_network
 
     def load(name: str) -> CountingModel:
-        models.setdefault(name, CountingModel(load_model(name)))
+        models.setdefault(name, CountingModel(shipped(name)))
         return models[name]
 
-    for module in modules:
-        monkeypatch.setattr(module, "load_model", load)
+    monkeypatch.setattr(victim_module, "_shipped_network", load)
     return models

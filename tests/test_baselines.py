@@ -5,21 +5,30 @@ import pytest
 import torch
 from counting import count_victim_calls
 
-from rlab_core.attacks import greedy_attack, random_attack, runner
-from rlab_core.victims import get_profile, predict_proba
+from rlab_core.attacks import GreedyAttack, RandomOrderAttack
+from rlab_core.victims import Victim
+from rlab_core.victims.victim import _shipped_network as uncounted_network  # bound before any counting
 
 torch.set_num_threads(1)
 
 
+def random_attack(victim: str, x, y, filter: str, budget: int, seed: int = 0, prune: bool = True):
+    return RandomOrderAttack(filter, prune=prune).run(Victim.builtin(victim), x, y, budget=budget, seed=seed)
+
+
+def greedy_attack(victim: str, x, y, filter: str, budget: int, seed: int = 0, prune: bool = True):
+    return GreedyAttack(filter, prune=prune).run(Victim.builtin(victim), x, y, budget=budget, seed=seed)
+
+
 @pytest.fixture
 def counted(monkeypatch):
-    return count_victim_calls(monkeypatch, runner)
+    return count_victim_calls(monkeypatch)
 
 
 def first_correct(victim: str, start: int = 0):
-    data = get_profile(victim).dataset("test")
+    data = Victim.builtin(victim).dataset("test")
     for i in range(start, len(data)):
-        if int(predict_proba(victim, data[i].x).argmax()) == data[i].y:
+        if int(uncounted_network(victim)(data[i].x[None]).argmax()) == data[i].y:
             return data[i]
     raise AssertionError("no correctly classified input")
 
