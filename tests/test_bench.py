@@ -12,15 +12,7 @@ from counting import count_victim_calls
 from torch import nn
 
 from rlab_core import ROOT
-from rlab_core.attacks import (
-    art_bridge,
-    greedy_attack,
-    random_attack,
-    runner,
-    simba_attack,
-    square_attack,
-    square_linf_attack,
-)
+from rlab_core.attacks import GreedyAttack, RandomOrderAttack, SimBAAttack, SquareAttack, SquareLinfAttack
 from rlab_core.attacks.art_bridge import VictimModule, fold_length, image_shape
 from rlab_core.bench import (
     BenchConfig,
@@ -31,7 +23,8 @@ from rlab_core.bench import (
     sample_seed,
 )
 from rlab_core.cli import main
-from rlab_core.victims import BlackBox, get_profile, predict_proba
+from rlab_core.victims import BlackBox, Victim
+from rlab_core.victims.victim import _shipped_network as uncounted_network  # bound before any counting
 
 torch.set_num_threads(1)
 
@@ -41,20 +34,34 @@ ECG = {"victim": "ecg-cnn", "filter": "illuminate", "budget": 40}
 
 @pytest.fixture
 def counted(monkeypatch):
-    return count_victim_calls(monkeypatch, runner, art_bridge)
+    return count_victim_calls(monkeypatch)
+
+
+def top1(victim: str, x: torch.Tensor) -> int:
+    """The shipped network's top-1, not counted."""
+    return int(uncounted_network(victim)(x[None]).argmax())
 
 
 def first_correct(victim: str):
-    data = get_profile(victim).dataset("test")
-    return next(data[i] for i in range(len(data)) if int(predict_proba(victim, data[i].x).argmax()) == data[i].y)
+    data = Victim.builtin(victim).dataset("test")
+    return next(data[i] for i in range(len(data)) if top1(victim, data[i].x) == data[i].y)
+
+
+def square_attack(victim: str, x, y, eps: float, budget: int, seed: int, reuse_answers: bool = True):
+    return SquareAttack(eps, reuse_answers=reuse_answers).run(Victim.builtin(victim), x, y, budget=budget, seed=seed)
+
+
+def simba_attack(victim: str, x, y, l2_limit: float, budget: int, seed: int):
+    return SimBAAttack(l2_limit).run(Victim.builtin(victim), x, y, budget=budget, seed=seed)
 
 
 BASELINES = {
     "square": lambda v, x, y, budget: square_attack(v, x, y, 3.0, budget, seed=1),
-    "square_linf": lambda v, x, y, budget: square_linf_attack(v, x, y, budget, seed=1),
+    "square_linf": lambda v, x, y, budget: SquareLinfAttack().run(Victim.builtin(v), x, y, budget=budget, seed=1),
     "simba": lambda v, x, y, budget: simba_attack(v, x, y, 4.0, budget, seed=1),
-    "greedy": lambda v, x, y, budget: greedy_attack(v, x, y, "gaussian_noise", budget, seed=1),
-    "random": lambda v, x, y, budget: random_attack(v, x, y, "gaussian_noise", budget, seed=1),
+    "greedy": lambda v, x, y, budget: GreedyAttack("gaussian_noise").run(Victim.builtin(v), x, y, budget=budget, seed=1),
+    "random": lambda v, x, y, budget: RandomOrderAttack("gaussian_noise").run(Victim.builtin(v), x, y, budget=budget,
+                                                                              seed=1),
 }
 
 
@@ -63,7 +70,7 @@ def test_each_baseline_fools_an_easy_victim_and_reports_exactly_the_models_sampl
     sample = first_correct("image-cnn")
     result = BASELINES[name]("image-cnn", sample.x, sample.y, 1000)
     assert result.attack == name and result.success and result.adversarial_label != sample.y
-    assert int(predict_proba("image-cnn", result.x_adv).argmax()) != sample.y
+    assert top1("image-cnn", result.x_adv) != sample.y
     assert result.queries_total == counted["image-cnn"].samples
     assert 2 <= result.queries <= result.queries_total <= 1000
     assert 0 < result.l2 and 0 < result.linf <= 1 and result.l0_patches >= 1 and 0 < result.ssim < 1
@@ -97,7 +104,8 @@ def test_budget_and_l2_limit_end_an_art_attack_as_a_failure_at_the_budget(counte
 
 
 def test_a_nan_sample_is_refused_without_a_query_and_answered_nan() -> None:
-    black_box = BlackBox(nn.Sequential(nn.Flatten(), nn.Linear(4, 3)), (1, 4), budget=10)
+    black_box = BlackBox(Victim(nn.Sequential(nn.Flatten(), nn.Linear(4, 3)), (1, 4), ("a", "b", "c"), patch_size=(2,)),
+                         budget=10)
     module = VictimModule(black_box, torch.zeros(1, 4))
     assert module.ask(torch.zeros(1, 4)).shape == (3,) and black_box.queries == 1
     out = module(torch.tensor([[[float("nan"), 0.0, 0.0, 0.0]]]))
@@ -147,7 +155,9 @@ def test_matched_distortion_is_rls_l2_or_rls_median_l2_where_rl_failed(tmp_path)
     # One sample on its own, as a Ray task would run it, gives the same records.
     index = next(i for i, r in rl.items() if not r["success"])
     alone = run_sample(config, index, ["square", "simba"], rl[index], report["rl_median_l2"])
-    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+    def strip(rows: list[dict]) -> list[dict]:
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
     assert strip(alone) == strip([r for r in report["samples"] if r["index"] == index and r["attack"] != "rl"])
 
 
