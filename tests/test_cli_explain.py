@@ -10,7 +10,8 @@ import torch
 from PIL import Image
 
 from rlab_core.cli import main
-from rlab_core.victims import get_profile, load_model, registry
+from rlab_core.victims import get_profile, profiles
+from rlab_core.victims import victim as victim_module
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
@@ -87,10 +88,10 @@ def image_loc_weights(tmp_path, monkeypatch):
         return
     torch.manual_seed(0)
     torch.save(spec.build().state_dict(), tmp_path / "image-loc-cnn.pt")
-    monkeypatch.setattr(registry, "WEIGHTS", tmp_path)
-    load_model.cache_clear()
+    monkeypatch.setattr(profiles, "WEIGHTS", tmp_path)
+    victim_module._shipped_network.cache_clear()
     yield
-    load_model.cache_clear()
+    victim_module._shipped_network.cache_clear()
 
 
 def test_explain_an_uploaded_image_gives_maps_but_no_scores(capsys, tmp_path, image_loc_weights) -> None:

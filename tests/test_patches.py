@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from rlab_core.patches import DEFAULT_PATCH_SIZE, PatchGrid, grid_for
+from rlab_core.patches import PatchGrid
+from rlab_core.victims import PROFILES, VictimError, get_profile
 
 # (input_shape, patch_size, expected grid_shape): 1D, 2D and 3D, exact and ragged.
 CASES = [
@@ -138,12 +139,12 @@ def test_out_of_range_and_wrong_shapes():
         grid.patch_means(torch.zeros(28, 28))
 
 
-def test_grid_for_defaults():
-    assert grid_for("image-cnn", (1, 28, 28)) == PatchGrid((1, 28, 28), (4, 4))
-    assert grid_for("imagenet-efficientnet-lite0", (3, 224, 224)).n_patches == 49
-    assert grid_for("ecg-cnn", (1, 140)).n_patches == 28
-    assert grid_for("video-cnn", (1, 16, 64, 64)).grid_shape == (8, 8, 8)
-    assert grid_for("video-imagenet-frames", (3, 8, 224, 224)).grid_shape == (1, 7, 7)
-    assert set(DEFAULT_PATCH_SIZE) >= {"ecg-cnn", "image-cnn", "video-cnn"}
-    with pytest.raises(ValueError, match="image-cnn"):
-        grid_for("no-such-victim", (1, 28, 28))
+def test_each_profile_gives_its_default_grid():
+    assert get_profile("image-cnn").grid == PatchGrid((1, 28, 28), (4, 4))
+    assert get_profile("imagenet-efficientnet-lite0").grid.n_patches == 49
+    assert get_profile("ecg-cnn").grid.n_patches == 28
+    assert get_profile("video-cnn").grid.grid_shape == (8, 8, 8)
+    assert get_profile("video-imagenet-frames").grid.grid_shape == (1, 7, 7)
+    assert set(PROFILES) >= {"ecg-cnn", "image-cnn", "video-cnn"}
+    with pytest.raises(VictimError, match="image-cnn"):
+        get_profile("no-such-victim")

@@ -9,7 +9,8 @@ import torch
 
 from rlab_core import ROOT
 from rlab_core.datasets import NaturalImages
-from rlab_core.victims import PROFILES, get_profile, load_model, predict_proba
+from rlab_core.victims import PROFILES, Victim, get_profile
+from rlab_core.victims import victim as victim_module
 
 AIMS = {"ecg-cnn": 0.95, "image-cnn": 0.91, "video-cnn": 0.95}
 MEASURED = json.loads((ROOT / "benchmarks" / "victims.json").read_text())["victims"]
@@ -24,7 +25,7 @@ def test_trained_victim_reaches_its_figure_on_500_seeded_test_items(name: str) -
     samples = [data[int(i)] for i in picked]
     x = torch.stack([s.x for s in samples])
     y = torch.tensor([s.y for s in samples])
-    accuracy = float((predict_proba(name, x).argmax(-1) == y).float().mean())
+    accuracy = float((Victim.builtin(name).probabilities(x).argmax(-1) == y.numpy()).mean())
     assert accuracy >= AIMS[name] - 0.02  # 500 items: the sampling error is about 0.01
     assert abs(accuracy - MEASURED[name]["accuracy"]) < 0.03
 
@@ -38,12 +39,12 @@ def test_weights_load_without_unpickling(monkeypatch) -> None:
         return original(*args, **kwargs)
 
     monkeypatch.setattr(torch, "load", spy)
-    load_model.cache_clear()
+    victim_module._shipped_network.cache_clear()
     try:
         for name in PROFILES:
-            load_model(name)
+            Victim.builtin(name)
     finally:
-        load_model.cache_clear()
+        victim_module._shipped_network.cache_clear()
     assert calls and all(flag is True for flag in calls)
 
 
@@ -51,18 +52,17 @@ def test_weights_load_without_unpickling(monkeypatch) -> None:
 def test_imagenet_victim_names_real_photos(photo: str, expected: set[str]) -> None:
     data = NaturalImages("test")
     index = [item[1] for item in data.items].index(photo)
-    probs = predict_proba("imagenet-efficientnet-lite0", data[index].x)
+    probs = Victim.builtin("imagenet-efficientnet-lite0").probabilities(data[index].x)
     assert get_profile("imagenet-efficientnet-lite0").class_names[int(probs.argmax())] in expected
 
 
 def test_frames_victim_averages_per_frame_probabilities() -> None:
     clip = get_profile("video-imagenet-frames").dataset("test")[0].x
-    per_frame = predict_proba("imagenet-efficientnet-lite0", clip.permute(1, 0, 2, 3))
-    torch.testing.assert_close(predict_proba("video-imagenet-frames", clip), per_frame.mean(0), atol=1e-5, rtol=1e-4)
+    per_frame = torch.from_numpy(Victim.builtin("imagenet-efficientnet-lite0").probabilities(clip.permute(1, 0, 2, 3)))
+    torch.testing.assert_close(torch.from_numpy(Victim.builtin("video-imagenet-frames").probabilities(clip)),
+                               per_frame.mean(0), atol=1e-5, rtol=1e-4)
 
 
 def test_wrong_shape_is_refused() -> None:
-    from rlab_core.victims import VictimError
-
-    with pytest.raises(VictimError, match="expects inputs of shape"):
-        predict_proba("image-cnn", torch.zeros(3, 28, 28))
+    with pytest.raises(ValueError, match=r"expected an input of shape \(1, 28, 28\)"):
+        Victim.builtin("image-cnn").probabilities(torch.zeros(3, 28, 28))
