@@ -9,14 +9,13 @@ import torch
 from apptest import checked, open_app
 from streamlit.testing.v1 import AppTest
 
-from rlab_core import robustness
 from rlab_core.agents import agent as agents
+from rlab_core.agents.agent import load_adaptive_agent
 from rlab_core.app_support import ATTACKERS
-from rlab_core.attacks import random_attack
+from rlab_core.attacks import RandomOrderAttack, RLAttack, attack_filters
 from rlab_core.attacks.replay import TrajectoryReplay, replay
-from rlab_core.attacks.runner import attack, filter_strengths
 from rlab_core.filters import get_filter
-from rlab_core.victims import get_profile, predict_proba
+from rlab_core.victims import Victim, get_profile
 
 torch.set_num_threads(1)
 
@@ -70,7 +69,7 @@ def test_mix_hides_the_strength_slider() -> None:
     [slider] = strength_sliders(at)
     noise = get_filter("gaussian_noise")
     assert (slider.min, slider.max) == noise.strength_range
-    assert slider.value == pytest.approx(filter_strengths("image-cnn", [noise])[0])
+    assert slider.value == pytest.approx(attack_filters(get_profile("image-cnn"), "gaussian_noise")[1][0])
     checked(at.selectbox(key="attack_filter").select("mix").run())
     assert not strength_sliders(at)
 
@@ -105,19 +104,21 @@ def test_without_an_agent_the_random_attacker_still_runs(monkeypatch: pytest.Mon
     ("video-cnn", "mix", None),
 ])
 def test_replay_rebuilds_the_adversarial_input_exactly(victim: str, filter: str, strength: float | None) -> None:
-    sample = get_profile(victim).dataset("test")[1]
+    profile = get_profile(victim)
+    sample = profile.dataset("test")[1]
     live: list = []
-    result = random_attack(victim, sample.x, sample.y, filter, budget=120, seed=3, strength=strength, on_step=live.append)
+    result = RandomOrderAttack(filter=filter, strength=strength).run(Victim.builtin(victim), sample.x, sample.y, budget=120,
+                                                                      seed=3, callbacks=[live.append])
     assert any(r.action == "prune" for r in result.trajectory) or not result.success
-    x_adv, mask = replay(sample.x, victim, filter, strength, 3, result.trajectory)
+    x_adv, mask = replay(sample.x, profile, filter, strength, 3, result.trajectory)
     assert torch.equal(x_adv, result.x_adv) and torch.equal(mask, result.mask)
     # As on_step saw the steps (before a put-back prune is marked kept=False), and as trajectory.json holds them.
-    assert torch.equal(replay(sample.x, victim, filter, strength, 3, live)[0], result.x_adv)
+    assert torch.equal(replay(sample.x, profile, filter, strength, 3, live)[0], result.x_adv)
     saved = json.loads(json.dumps([r.to_dict() for r in result.trajectory]))
-    assert torch.equal(replay(sample.x, victim, filter, strength, 3, saved)[0], result.x_adv)
+    assert torch.equal(replay(sample.x, profile, filter, strength, 3, saved)[0], result.x_adv)
     # Step 0 is the clean input; each step's patch count is the record's (or the one before, if put back).
-    assert torch.equal(replay(sample.x, victim, filter, strength, 3, result.trajectory, upto=0)[0], sample.x)
-    state = TrajectoryReplay(sample.x, victim, filter, strength, 3)
+    assert torch.equal(replay(sample.x, profile, filter, strength, 3, result.trajectory, upto=0)[0], sample.x)
+    state = TrajectoryReplay(sample.x, profile, filter, strength, 3)
     for record in result.trajectory:
         before = state.n_distorted
         state.step(record)
@@ -130,13 +131,13 @@ def test_the_hardened_weights_are_attacked_with_the_adaptive_agent() -> None:
     checked(at.radio(key="weights_ecg-cnn").set_value("hardened").run())
     assert at.radio(key="attacker_ecg-cnn_hardened").options == list(ATTACKERS.values())
     sample = get_profile("ecg-cnn").dataset("test")[at.number_input(key="sample_ecg-cnn").value]
-    hardened = robustness.network("ecg-cnn", "hardened")
-    top1 = predict_proba("ecg-cnn", sample.x, hardened).max()
+    hardened = Victim.builtin("ecg-cnn", weights="hardened")
+    top1 = hardened.probabilities(sample.x).max()
     assert any(f"({top1:.1%})" in m.value for m in at.markdown if m.value.startswith("The victim says"))
 
     checked(at.radio(key="attacker_ecg-cnn_hardened").set_value("adaptive").run())
     checked(at.button(key="attack").click().run())
-    expected = attack("ecg-cnn", sample.x, sample.y, robustness.adaptive_agent("ecg-cnn", "hardened"), model=hardened)
+    expected = RLAttack(load_adaptive_agent(hardened)).run(hardened, sample.x, sample.y)
     assert any(c.value.endswith("against the hardened weights shipped with RLAB") for c in at.caption)
     figures = {m.label: m.value for m in at.metric}
     assert figures["With pruning"] == str(expected.queries_total) and figures["Patches (L0)"] == str(expected.l0_patches)

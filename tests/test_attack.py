@@ -91,7 +91,8 @@ def test_random_attack_counts_every_query_and_its_trajectory_replays_exactly() -
 def test_a_distortion_set_is_never_visited_twice() -> None:
     victim = "ecg-cnn"
     x, y = correctly_classified(victim, 1)[0]
-    result = RandomOrderAttack("gaussian_blur").run(Victim.builtin(victim), x, y, budget=200, seed=0)  # blur rarely fools it: a long walk
+    # Blur rarely fools it: a long walk.
+    result = RandomOrderAttack("gaussian_blur").run(Victim.builtin(victim), x, y, budget=200, seed=0)
     states, current = [frozenset()], set()
     for s in result.trajectory:
         if s.action in ("add", "remove"):
@@ -178,7 +179,7 @@ def test_attack_cli_on_the_hardened_weights_with_the_adaptive_agent() -> None:
     assert (summary["success"], summary["queries"], summary["adversarial_label"]) == (
         expected.success, expected.queries, expected.adversarial_label)
 
-    for args, message in ((("--attacker", "adaptive"), "attack those, not the shipped ones"),
+    for args, message in ((("--attacker", "adaptive"), "attack those, not ecg-cnn's shipped weights"),
                           (("--weights", "hardened", "--victim", "ecg-loc-cnn"), "no hardened weights")):
         out = cli(*args)
         [line] = out.stderr.strip().splitlines()

@@ -5,9 +5,15 @@ import pytest
 import torch
 from torch import nn
 
+from rlab_core.victims import Victim, VictimError
 from rlab_core.victims.blackbox import BlackBox, BudgetExhausted
 
 SHAPE = (1, 6, 6)
+
+
+def as_victim(network, shape) -> Victim:
+    """``network`` as a victim of inputs ``shape`` (4 classes; a grid of one patch per element)."""
+    return Victim(network, shape, ("a", "b", "c", "d"), patch_size=(1,) * (len(shape) - 1))
 
 
 class CountingModel(nn.Module):
@@ -35,7 +41,7 @@ def model():
 
 
 def test_counts_equal_the_samples_the_model_saw(model):
-    box = BlackBox(model, SHAPE)
+    box = BlackBox(as_victim(model, SHAPE))
     box.probs(torch.rand(SHAPE))
     box.probs(torch.rand(5, *SHAPE))
     box.probs(torch.rand(1, *SHAPE))
@@ -47,7 +53,7 @@ def test_counts_equal_the_samples_the_model_saw(model):
 
 
 def test_outputs_are_probabilities(model):
-    box = BlackBox(model, SHAPE)
+    box = BlackBox(as_victim(model, SHAPE))
     one = box.probs(torch.rand(SHAPE))
     batch = box.probs(torch.rand(3, *SHAPE))
     assert isinstance(one, np.ndarray) and one.shape == (4,) and batch.shape == (3, 4)
@@ -59,7 +65,7 @@ def test_outputs_are_probabilities(model):
 
 
 def test_input_is_never_modified(model):
-    box = BlackBox(model, SHAPE)
+    box = BlackBox(as_victim(model, SHAPE))
     x = torch.rand(2, *SHAPE, requires_grad=True)
     original = x.detach().clone()
     box.probs(x)
@@ -71,14 +77,14 @@ def test_input_is_never_modified(model):
 
 
 def test_same_answer_batched_or_not(model):
-    box = BlackBox(model, SHAPE)
+    box = BlackBox(as_victim(model, SHAPE))
     x = torch.rand(3, *SHAPE)
     batched = box.probs(x)
     assert np.allclose(batched[1], box.probs(x[1]), atol=1e-6)
 
 
 def test_budget_is_enforced_before_the_model_is_called(model):
-    box = BlackBox(model, SHAPE, budget=4)
+    box = BlackBox(as_victim(model, SHAPE), budget=4)
     box.probs(torch.rand(3, *SHAPE))
     assert box.remaining == 1
     with pytest.raises(BudgetExhausted):
@@ -96,7 +102,7 @@ def test_budget_is_enforced_before_the_model_is_called(model):
 
 
 def test_zero_budget_and_bad_budget(model):
-    box = BlackBox(model, SHAPE, budget=0)
+    box = BlackBox(as_victim(model, SHAPE), budget=0)
     with pytest.raises(BudgetExhausted):
         box.probs(torch.rand(SHAPE))
     assert model.calls == 0
@@ -118,14 +124,14 @@ def test_function_victim():
 
 @pytest.mark.parametrize("bad_shape", [(6, 6), (1, 6, 7), (2, 1, 1, 6, 6), (0, 1, 6, 6)])
 def test_wrong_shape_raises_naming_both(model, bad_shape):
-    box = BlackBox(model, SHAPE)
+    box = BlackBox(as_victim(model, SHAPE))
     with pytest.raises(ValueError, match=re.escape(str(SHAPE)) + ".*" + re.escape(str(bad_shape))):
         box.probs(torch.rand(bad_shape))
     assert box.queries == 0 and model.calls == 0
 
 
 def test_nan_input_raises(model):
-    box = BlackBox(model, SHAPE)
+    box = BlackBox(as_victim(model, SHAPE))
     x = torch.rand(SHAPE)
     x[0, 2, 2] = float("nan")
     with pytest.raises(ValueError, match="NaN"):
@@ -134,6 +140,6 @@ def test_nan_input_raises(model):
 
 
 def test_victim_returning_a_bad_shape_raises():
-    box = BlackBox(lambda batch: batch.sum(), (1, 4))
-    with pytest.raises(RuntimeError, match="logits"):
+    box = BlackBox(as_victim(lambda batch: batch.sum(), (1, 4)))
+    with pytest.raises(VictimError, match="must return scores"):
         box.probs(torch.rand(1, 4))

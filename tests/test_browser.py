@@ -165,13 +165,12 @@ def test_attack_your_own_onnx_model_in_a_real_browser(app_url: str, page: Page, 
 
     import torch
 
-    from rlab_core.robustness import load_weights
-    from rlab_core.victims import get_profile
+    from rlab_core.robustness import shipped_copy
 
     model = tmp_path / "my-classifier.onnx"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
-        torch.onnx.export(load_weights("image-cnn", get_profile("image-cnn").weights_path), torch.rand(1, 1, 28, 28),
+        torch.onnx.export(shipped_copy("image-cnn"), torch.rand(1, 1, 28, 28),
                           model, dynamo=False, input_names=["x"], output_names=["scores"],
                           dynamic_axes={"x": {0: "batch"}})
     page.goto(f"{app_url}/attack")

@@ -20,9 +20,8 @@ from rlab_core.explanations import (
     rl_maps,
     saliency,
 )
-from rlab_core.explanations import explainer as explainer_module
-from rlab_core.patches import PatchGrid, grid_for
-from rlab_core.victims import BlackBox, get_profile
+from rlab_core.patches import PatchGrid
+from rlab_core.victims import BlackBox, Victim, get_profile
 
 PROFILES = ("ecg-loc-cnn", "image-loc-cnn", "video-cnn")
 GRADIENT_METHODS = {"saliency": saliency, "ig": integrated_gradients, "gradcam": gradcam}
@@ -94,8 +93,8 @@ def test_gradcam_needs_a_convolution() -> None:
 @pytest.mark.parametrize("victim", PROFILES)
 def test_occlusion_queries_are_one_plus_the_patches_and_the_black_box_counts_them(victim: str) -> None:
     spec = get_profile(victim)
-    grid = grid_for(victim, spec.input_shape)
-    black_box = BlackBox(untrained(victim), spec.input_shape)
+    grid = spec.grid
+    black_box = BlackBox(untrained_victim(victim))
     attribution = occlusion(black_box, a_sample(victim).x, 1, grid)
     assert attribution.queries == 1 + grid.n_patches == black_box.queries
     assert tuple(attribution.values.shape) == spec.input_shape[1:]
@@ -125,7 +124,7 @@ def test_occlusion_values_are_each_patchs_drop_of_the_true_class_probability() -
 
 
 def test_occlusion_refuses_a_ragged_grid() -> None:
-    black_box = BlackBox(lambda b: b.flatten(1)[:, :2], (1, 10))
+    black_box = BlackBox(Victim(lambda b: b.flatten(1)[:, :2], (1, 10), ("a", "b"), patch_size=(4,)))
     with pytest.raises(ValueError, match="tiles"):
         occlusion(black_box, torch.rand(1, 10), 0, PatchGrid((1, 10), (4,)))
     assert black_box.queries == 0
@@ -234,25 +233,24 @@ def test_parse_methods_accepts_known_names_and_rejects_the_rest() -> None:
 
 # -- explain() ----------------------------------------------------------------------------------
 
-@pytest.fixture
-def untrained_loc_victims(monkeypatch):
-    """``explain`` on the localisation victims with untrained networks of their architecture."""
-    monkeypatch.setattr(explainer_module, "load_model", untrained)
+def untrained_victim(victim: str) -> Victim:
+    """Built-in ``victim`` with an untrained network of its architecture."""
+    return Victim.like(untrained(victim), victim, name=victim, weights="untrained", sha256=None)
 
 
 @pytest.mark.parametrize("victim", ["ecg-loc-cnn", "image-loc-cnn"])
-def test_explain_gives_every_non_rl_map_in_the_inputs_shape(victim: str, untrained_loc_victims) -> None:
+def test_explain_gives_every_non_rl_map_in_the_inputs_shape(victim: str) -> None:
     spec = get_profile(victim)
     x = a_sample(victim).x
     progress: list[tuple[str, float]] = []
     methods = ("saliency", "ig", "gradcam", "occlusion")
-    explanation = explain(victim, x, 1, methods, on_progress=lambda what, done: progress.append((what, done)))
+    explanation = explain(untrained_victim(victim), x, 1, methods, on_progress=lambda what, done: progress.append((what, done)))
     assert tuple(explanation.maps) == methods
     for name, attribution in explanation.maps.items():
         assert tuple(attribution.values.shape) == spec.input_shape[1:], name
         assert attribution.white_box == (name in WHITE_BOX)
         assert (attribution.queries is None) == (name in WHITE_BOX)
-    assert explanation.maps["occlusion"].queries == 1 + grid_for(victim, spec.input_shape).n_patches
+    assert explanation.maps["occlusion"].queries == 1 + spec.grid.n_patches
     assert explanation.scores is None and explanation.rl_success is None  # no truth given, no RL run
     assert progress[-1] == ("done", 1.0) and [d for _, d in progress] == sorted(d for _, d in progress)
     summary = explanation.summary()
@@ -261,7 +259,7 @@ def test_explain_gives_every_non_rl_map_in_the_inputs_shape(victim: str, untrain
 
 
 def test_explain_scores_without_dice_at_rl_area_when_only_the_scores_want_a_missing_agent(
-        untrained_loc_victims, monkeypatch) -> None:
+        monkeypatch) -> None:
     from rlab_core.agents import agent as agent_module
 
     def no_agent(victim, warn=None):
@@ -270,18 +268,18 @@ def test_explain_scores_without_dice_at_rl_area_when_only_the_scores_want_a_miss
     monkeypatch.setattr(agent_module, "load_agent", no_agent)
     sample = a_sample("ecg-loc-cnn")
     assert sample.mask is not None
-    explanation = explain("ecg-loc-cnn", sample.x, sample.y, ("saliency",), truth=sample.mask)
+    explanation = explain(untrained_victim("ecg-loc-cnn"), sample.x, sample.y, ("saliency",), truth=sample.mask)
     assert set(explanation.scores["saliency"]) == {"dice", "iou", "dice_at_rl_area", "pointing"}
     assert explanation.scores["saliency"]["dice_at_rl_area"] is None
     assert any("no agent" in note for note in explanation.notes)
     with pytest.raises(agent_module.AgentError):  # an RL map that was asked for cannot be skipped
-        explain("ecg-loc-cnn", sample.x, sample.y, ("rl", "saliency"), truth=sample.mask)
+        explain(untrained_victim("ecg-loc-cnn"), sample.x, sample.y, ("rl", "saliency"), truth=sample.mask)
 
 
-def test_explain_refuses_a_ground_truth_of_another_shape(untrained_loc_victims) -> None:
+def test_explain_refuses_a_ground_truth_of_another_shape() -> None:
     x = a_sample("image-loc-cnn").x
     with pytest.raises(ValueError, match="ground truth"):
-        explain("image-loc-cnn", x, 0, ("saliency",), truth=torch.ones(28, 28, dtype=torch.bool))
+        explain(untrained_victim("image-loc-cnn"), x, 0, ("saliency",), truth=torch.ones(28, 28, dtype=torch.bool))
 
 
 VIDEO_BUDGET = 60
@@ -298,7 +296,7 @@ def video_agent():
 def video_explanation(video_agent):
     """Every method on test clip 0 of video-cnn (the shipped agent, a small budget), with its truth."""
     sample = get_profile("video-cnn").dataset("test")[0]
-    return sample, explain("video-cnn", sample.x, sample.y, METHODS, budget=VIDEO_BUDGET, seed=0, truth=sample.mask,
+    return sample, explain(Victim.builtin("video-cnn"), sample.x, sample.y, METHODS, budget=VIDEO_BUDGET, seed=0, truth=sample.mask,
                            agent=video_agent)
 
 
@@ -330,9 +328,9 @@ def test_explains_rl_maps_are_those_of_its_attacks(video_explanation, video_agen
     from rlab_core.explanations import rl_attacks
 
     sample, explanation = video_explanation
-    results = rl_attacks("video-cnn", sample.x, sample.y, video_agent, VIDEO_BUDGET, 0)
+    results = rl_attacks(Victim.builtin("video-cnn"), sample.x, sample.y, video_agent, VIDEO_BUDGET, 0)
     assert all(r.queries_total <= VIDEO_BUDGET for r in results)
-    soft, hard = rl_maps(results, grid_for("video-cnn", (1, 16, 64, 64)))
+    soft, hard = rl_maps(results, get_profile("video-cnn").grid)
     assert torch.equal(soft.values, explanation.maps["rl"].values)  # deterministic for a seed
     assert torch.equal(hard.values, explanation.maps["rl_hard"].values)
     assert explanation.maps["rl"].queries == sum(r.queries_total for r in results)

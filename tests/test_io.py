@@ -89,10 +89,10 @@ def test_npy_recording_in_either_orientation(recording) -> None:
 
 
 def test_a_normal_simulated_recording_is_classified_normal(recording) -> None:
-    from rlab_core.victims import predict_proba
+    from rlab_core.victims import Victim
 
     loaded = load_input(csv_bytes([[v] for v in recording]), "rec.csv", ECG, fs=250, beat=3)
-    probs = predict_proba("ecg-cnn", loaded.sample.x)
+    probs = Victim.builtin("ecg-cnn").probabilities(loaded.sample.x)
     assert ECG.class_names[int(probs.argmax())] == "Normal"
 
 

@@ -114,7 +114,7 @@ def test_a_single_kernel_bomb_is_stopped_within_its_limits(side: int, message: s
 
 def test_a_crashed_worker_is_one_message_and_the_next_call_starts_a_new_one() -> None:
     model = load_onnx(hostile.honest().SerializeToString(), TEMPLATE, "honest.onnx", LIMITS)
-    black_box = BlackBox(model, TEMPLATE.input_shape)
+    black_box = BlackBox(Victim.like(model, TEMPLATE.name, name=model.filename, weights="onnx", sha256=model.sha256))
     black_box.probs(torch.rand(*hostile.SHAPE))
     os.kill(model.jail._process.pid, signal.SIGSEGV)
     crashed = r"honest\.onnx crashed ONNX Runtime \(SIGSEGV\) to answer 5 inputs"

@@ -18,9 +18,9 @@ from torch import nn
 
 from rlab_core import ROOT
 from rlab_core.agents.agent import load_agent
-from rlab_core.attacks.runner import attack
-from rlab_core.robustness import load_weights
-from rlab_core.victims import VictimError, file_sha256, get_profile, predict_proba
+from rlab_core.attacks import RLAttack
+from rlab_core.robustness import shipped_copy
+from rlab_core.victims import Victim, VictimError, file_sha256, get_profile
 from rlab_core.victims.onnx_model import load_onnx
 
 torch.set_num_threads(1)
@@ -63,7 +63,7 @@ def export(module: nn.Module, path: Path, shape: tuple[int, ...], batch: int | N
 
 
 def fresh(victim: str) -> nn.Module:
-    return load_weights(victim, get_profile(victim).weights_path)
+    return shipped_copy(victim)
 
 
 @pytest.fixture(scope="module")
@@ -86,15 +86,17 @@ def test_an_exported_victim_answers_as_the_shipped_network(models: dict[str, Pat
     model = load_onnx(models[kind].read_bytes(), get_profile(VICTIM))
     assert model.outputs_probabilities == (kind == "probabilities")
     inputs = torch.stack([get_profile(VICTIM).dataset("test")[i].x for i in range(20)])
-    torch.testing.assert_close(predict_proba(VICTIM, inputs, model).float(), predict_proba(VICTIM, inputs),
-                               atol=1e-5, rtol=1e-4)
+    on_onnx = Victim.like(model, VICTIM, name="model.onnx", weights="onnx", sha256=model.sha256)
+    torch.testing.assert_close(torch.from_numpy(on_onnx.probabilities(inputs)),
+                               torch.from_numpy(Victim.builtin(VICTIM).probabilities(inputs)), atol=1e-5, rtol=1e-4)
 
 
 def test_the_attack_on_the_onnx_model_is_the_attack_on_the_shipped_network(models: dict[str, Path]) -> None:
     model = CountingModel(load_onnx(models["probabilities"].read_bytes(), get_profile(VICTIM)))
-    agent, sample = load_agent(VICTIM), get_profile(VICTIM).dataset("test")[3]
-    on_onnx = attack(VICTIM, sample.x, sample.y, agent, budget=200, model=model)
-    shipped = attack(VICTIM, sample.x, sample.y, agent, budget=200)
+    rl, sample = RLAttack(load_agent(VICTIM)), get_profile(VICTIM).dataset("test")[3]
+    on_onnx = rl.run(Victim.like(model, VICTIM, name="probabilities.onnx", weights="onnx", sha256=None), sample.x,
+                     sample.y, budget=200)
+    shipped = rl.run(Victim.builtin(VICTIM), sample.x, sample.y, budget=200)
     assert model.samples == on_onnx.queries_total  # every query went to the uploaded model
     assert [(s.action, s.patch) for s in on_onnx.trajectory] == [(s.action, s.patch) for s in shipped.trajectory]
     assert on_onnx.success == shipped.success and on_onnx.queries == shipped.queries
@@ -155,7 +157,7 @@ def test_the_attack_pages_run_on_an_uploaded_model(models: dict[str, Path]) -> N
     model = app_support.onnx_model(VICTIM, models["logits"].read_bytes(), "logits.onnx")
     settings = app_support.AttackSettings(budget=200, weights=app_support.ONNX)
     result = app_support.run_attack(VICTIM, sample.x, sample.y, settings, model=model)
-    assert result.queries == attack(VICTIM, sample.x, sample.y, load_agent(VICTIM), budget=200).queries
+    assert result.queries == RLAttack(load_agent(VICTIM)).run(Victim.builtin(VICTIM), sample.x, sample.y, budget=200).queries
     for (name, p), (shipped_name, shipped_p) in zip(app_support.top_classes(VICTIM, sample.x, model=model),
                                                     app_support.top_classes(VICTIM, sample.x)):
         assert name == shipped_name and p == pytest.approx(shipped_p, abs=1e-5)

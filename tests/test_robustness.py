@@ -21,14 +21,24 @@ import torch
 from counting import CountingModel
 
 from rlab_core import ROOT, background, robustness
-from rlab_core.agents.agent import AgentError, load_agent, recipe, train_agent
-from rlab_core.attacks.runner import attack
+from rlab_core.agents.agent import AgentError, load_adaptive_agent, load_agent, recipe, train_agent
+from rlab_core.attacks import RLAttack
 from rlab_core.cli import main
-from rlab_core.victims import file_sha256, get_profile, load_model
+from rlab_core.victims import Victim, VictimError, file_sha256, get_profile, weight_choices, weights_file
+from rlab_core.victims import victim as victim_module
 
 torch.set_num_threads(1)
 
 VICTIM = "ecg-cnn"
+
+
+def shipped_network() -> torch.nn.Module:
+    """The cached shipped network every attack on the built-in victim queries."""
+    return Victim.builtin(VICTIM).network
+
+
+def hardened_victim(report: dict) -> Victim:
+    return Victim.builtin(VICTIM, weights=Path(report["hardened_weights"]))
 SIDE_KEYS = {"clean_accuracy", "rl_success_rate", "rl_median_queries", "square_success_rate", "per_filter"}
 TINY = {"n_attack_inputs": 100, "n_val_attacks": 30, "epochs": 3, "patience": 2, "budget": 60, "n_eval": 12,
         "n_square": 3, "clean_per_epoch": 1500, "n_samples": 2, "adaptive_steps": 0,
@@ -101,16 +111,16 @@ def test_fine_tuning_never_overwrites_the_shipped_weights(tiny_run, shipped_befo
     assert hardened_in_assets() == hardened  # nothing new in assets either
     # The cached shipped network was not trained in place.
     on_disk = torch.load(get_profile(VICTIM).weights_path, weights_only=True)
-    assert all(torch.equal(v, on_disk[k]) for k, v in load_model(VICTIM).state_dict().items())
+    assert all(torch.equal(v, on_disk[k]) for k, v in shipped_network().state_dict().items())
     # The default place is beside the shipped weights, and a shipped weights path is refused.
     assert robustness.hardened_path(VICTIM) == get_profile(VICTIM).weights_path.with_name(f"{VICTIM}-hardened.pt")
     with pytest.raises(robustness.RobustnessError, match="never go there"):
-        robustness.save_hardened(load_model(VICTIM).state_dict(), get_profile("image-cnn").weights_path)
+        robustness.save_hardened(shipped_network().state_dict(), get_profile("image-cnn").weights_path)
     with pytest.raises(robustness.RobustnessError, match="never go there"):
         robustness.run_robustness(robustness.config_for(VICTIM, "quick"), get_profile(VICTIM).weights_path)
     # An agent trained against another network never replaces the shipped agent.
     with pytest.raises(ValueError, match="own path"):
-        train_agent(recipe(VICTIM), victim_model=load_model(VICTIM))
+        train_agent(recipe(VICTIM), victim=Victim.builtin(VICTIM))
 
 
 def test_the_report_numbers_come_from_the_counting_victim(tiny_run) -> None:
@@ -135,12 +145,14 @@ def test_the_report_numbers_come_from_the_counting_victim(tiny_run) -> None:
     assert report["adaptive"] == {**report["adaptive"], **robustness.summary(adaptive, budget)}
 
     # Each record's counts are the black box's: every sample that reaches the network is one of them.
-    counting = CountingModel(robustness.load_weights(VICTIM, Path(report["hardened_weights"])))
-    inputs = robustness.eval_inputs(VICTIM, [load_model(VICTIM)], 3)
+    hardened = hardened_victim(report)
+    counting = CountingModel(hardened.network)
+    on_counting = Victim.like(counting, VICTIM, name=VICTIM, weights="hardened", sha256=hardened.sha256)
+    inputs = robustness.eval_inputs([Victim.builtin(VICTIM)], 3)
     config = robustness.config_for(VICTIM, "quick", budget=40)
-    records = robustness.rl_attacks(VICTIM, counting, load_agent(VICTIM), inputs, 40, robustness.Progress(),
+    records = robustness.rl_attacks(on_counting, load_agent(VICTIM), inputs, 40, robustness.Progress(),
                                     settings=("mix", "gaussian_blur"))
-    records += robustness.square_attacks(VICTIM, counting, inputs, config, robustness.Progress())
+    records += robustness.square_attacks(on_counting, inputs, config, robustness.Progress())
     assert counting.samples == sum(r["queries_total"] for r in records) > 0
 
 
@@ -151,29 +163,29 @@ def test_fine_tuning_raises_accuracy_on_held_out_adversarial_samples(tiny_run) -
     assert report["after"]["rl_success_rate"] <= report["before"]["rl_success_rate"]
     assert report["after"]["clean_accuracy"] >= report["before"]["clean_accuracy"] - 0.03
     # Independently: adversarial samples from test inputs further on (fine-tuning saw train and val only).
-    hardened = robustness.load_weights(VICTIM, Path(report["hardened_weights"]))
-    agent, data = load_agent(VICTIM), get_profile(VICTIM).dataset("test")
+    hardened = hardened_victim(report).network
+    rl, data = RLAttack(load_agent(VICTIM), "mix"), get_profile(VICTIM).dataset("test")
     fooled = []
     for i in range(100, 130):
         sample = data[i]
-        result = attack(VICTIM, sample.x, sample.y, agent, "mix", 60, seed=i)
+        result = rl.run(Victim.builtin(VICTIM), sample.x, sample.y, budget=60, seed=i)
         if result.success:
             fooled.append((result.x_adv, sample.y))
     assert len(fooled) >= 10
     x, y = torch.stack([f[0] for f in fooled]), torch.tensor([f[1] for f in fooled])
     with torch.no_grad():
-        assert (load_model(VICTIM)(x).argmax(-1) == y).float().mean() == 0
+        assert (shipped_network()(x).argmax(-1) == y).float().mean() == 0
         assert (hardened(x).argmax(-1) == y).float().mean() >= 0.5
 
 
 def test_samples_replay_to_inputs_the_hardened_victim_gets_right(tiny_run) -> None:
     _, report, _ = tiny_run
     assert report["samples"]
-    hardened = robustness.load_weights(VICTIM, Path(report["hardened_weights"]))
+    hardened = hardened_victim(report).network
     for entry in report["samples"]:
         shown = robustness.replay_sample(VICTIM, entry)
         with torch.no_grad():
-            assert int(load_model(VICTIM)(shown.x_adv[None]).argmax()) != entry["label"]
+            assert int(shipped_network()(shown.x_adv[None]).argmax()) != entry["label"]
             assert int(hardened(shown.x_adv[None]).argmax()) == entry["label"]
 
 
@@ -279,43 +291,44 @@ def test_the_last_runs_hardened_weights_and_adaptive_agent_are_attacked(tiny_run
     folder, _, _ = tiny_run
     (ROOT / "runs").mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(dir=ROOT / "runs") as runs:  # agents load only from inside the repository
-        monkeypatch.setattr(robustness, "RUNS", Path(runs))
-        assert robustness.weight_choices(VICTIM) == ["shipped", "hardened"]  # the shipped hardened ones only
-        with pytest.raises(robustness.RobustnessError, match="no last-run weights .* Robustness page"):
-            robustness.network(VICTIM, "last-run")
+        monkeypatch.setattr(victim_module, "HARDENED_RUNS", Path(runs))
+        assert weight_choices(VICTIM) == ["shipped", "hardened"]  # the shipped hardened ones only
+        with pytest.raises(VictimError, match="no last-run weights .* Robustness page"):
+            Victim.builtin(VICTIM, "last-run")
         last_run = robustness.run_folder(VICTIM)
         last_run.mkdir()
         for name in (f"{VICTIM}-hardened.pt", f"{VICTIM}-hardened-agent.zip"):
             shutil.copy(folder / name, last_run / name)
-        assert robustness.weight_choices(VICTIM) == ["shipped", "hardened", "last-run"]
+        assert weight_choices(VICTIM) == ["shipped", "hardened", "last-run"]
 
-        hardened = robustness.network(VICTIM, "last-run")
+        hardened = Victim.builtin(VICTIM, "last-run")
         saved = torch.load(last_run / f"{VICTIM}-hardened.pt", weights_only=True)
-        assert all(torch.equal(v, saved[k]) for k, v in hardened.state_dict().items())
+        assert all(torch.equal(v, saved[k]) for k, v in hardened.network.state_dict().items())
         warnings: list[str] = []
-        agent = robustness.adaptive_agent(VICTIM, "last-run", warnings.append)
+        agent = load_adaptive_agent(hardened, warnings.append)
         assert warnings == []
         sample = get_profile(VICTIM).dataset("test")[0]
-        counting = CountingModel(hardened)
-        result = attack(VICTIM, sample.x, sample.y, agent, budget=40, model=counting)
+        counting = CountingModel(hardened.network)
+        on_counting = Victim.like(counting, VICTIM, name=VICTIM, weights="last-run", sha256=hardened.sha256)
+        result = RLAttack(agent).run(on_counting, sample.x, sample.y, budget=40)
         assert counting.samples == result.queries_total  # every query went to the hardened network
 
         # Weights hardened again after the agent was trained: loading the agent says so.
-        torch.save(load_model(VICTIM).state_dict(), last_run / f"{VICTIM}-hardened.pt")
-        robustness.adaptive_agent(VICTIM, "last-run", warnings.append)
+        torch.save(shipped_network().state_dict(), last_run / f"{VICTIM}-hardened.pt")
+        load_adaptive_agent(Victim.builtin(VICTIM, "last-run"), warnings.append)
         assert len(warnings) == 1 and "trained against other weights" in warnings[0]
 
         # A file that is not this victim's weights gets one clear error.
         (last_run / f"{VICTIM}-hardened.pt").write_bytes(b"not a checkpoint")
-        with pytest.raises(robustness.RobustnessError, match="does not hold weights of ecg-cnn"):
-            robustness.network(VICTIM, "last-run")
+        with pytest.raises(VictimError, match="does not hold weights of ecg-cnn"):
+            Victim.builtin(VICTIM, "last-run")
 
 
 def test_pretrained_victims_have_only_their_shipped_weights() -> None:
-    assert robustness.weight_choices("imagenet-efficientnet-lite0") == ["shipped"]
-    with pytest.raises(robustness.RobustnessError, match="pretrained network"):
-        robustness.network("imagenet-efficientnet-lite0", "hardened")
-    with pytest.raises(robustness.RobustnessError, match="attack those, not the shipped ones"):
-        robustness.adaptive_agent(VICTIM, "shipped")
-    with pytest.raises(robustness.RobustnessError, match="unknown weights"):
-        robustness.weights_file(VICTIM, "latest")
+    assert weight_choices("imagenet-efficientnet-lite0") == ["shipped"]
+    with pytest.raises(VictimError, match="pretrained network"):
+        Victim.builtin("imagenet-efficientnet-lite0", "hardened")
+    with pytest.raises(AgentError, match="attack those, not ecg-cnn's shipped weights"):
+        load_adaptive_agent(Victim.builtin(VICTIM))
+    with pytest.raises(VictimError, match="unknown weights"):
+        weights_file(VICTIM, "latest")

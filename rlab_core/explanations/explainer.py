@@ -72,7 +72,8 @@ def explain(victim: Victim, x: torch.Tensor, label: int | None = None, methods: 
         raise ValueError(f"ground truth {tuple(truth.shape)} does not cover the input's axes {tuple(x.shape[1:])}")
     if not victim.white_box and set(WHITE_BOX) & set(methods):
         raise ValueError(f"{', '.join(m for m in methods if m in WHITE_BOX)} read the network's gradients, and "
-                         f"{victim.name} is a black box: choose from {', '.join(BLACK_BOX)}")
+                         f"{victim.name} is {'an ONNX' if victim.weights == 'onnx' else 'a'} black box: choose from "
+                         f"{', '.join(BLACK_BOX)}")
     grid = victim.grid
     label = victim.predict(x) if label is None else int(label)
     report = on_progress or (lambda _what, _done: None)
