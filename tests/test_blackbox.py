@@ -117,7 +117,7 @@ def test_function_victim():
         seen.append(batch.shape[0])
         return torch.stack([batch.mean(dim=(1, 2)), -batch.mean(dim=(1, 2))], dim=1)
 
-    box = BlackBox(victim, (1, 10))
+    box = BlackBox(Victim(victim, (1, 10), ("up", "down"), patch_size=(1,)))
     assert box.probs(torch.ones(4, 1, 10)).shape == (4, 2)
     assert box.queries == sum(seen) == 4
 

@@ -114,7 +114,7 @@ def test_occlusion_values_are_each_patchs_drop_of_the_true_class_probability() -
     x = torch.zeros(1, 8, 8)
     x[0, 4:8, 0:4] = 1.0  # the median (the reference) stays 0
     assert bool((reference_input(x) == 0).all())
-    black_box = BlackBox(victim, (1, 8, 8))
+    black_box = BlackBox(Victim(victim, (1, 8, 8), ("patch 2", "other"), patch_size=(4, 4)))
     attribution = occlusion(black_box, x, 0, PatchGrid((1, 8, 8), (4, 4)))
     drop = torch.sigmoid(torch.tensor(4.0, dtype=torch.float64)) - 0.5  # p(class 0) before - after
     expected = torch.zeros(8, 8)
@@ -296,8 +296,8 @@ def video_agent():
 def video_explanation(video_agent):
     """Every method on test clip 0 of video-cnn (the shipped agent, a small budget), with its truth."""
     sample = get_profile("video-cnn").dataset("test")[0]
-    return sample, explain(Victim.builtin("video-cnn"), sample.x, sample.y, METHODS, budget=VIDEO_BUDGET, seed=0, truth=sample.mask,
-                           agent=video_agent)
+    return sample, explain(Victim.builtin("video-cnn"), sample.x, sample.y, METHODS, budget=VIDEO_BUDGET, seed=0,
+                           truth=sample.mask, agent=video_agent)
 
 
 def test_explain_on_video_gives_every_map_in_the_clips_shape(video_explanation) -> None:

@@ -107,7 +107,8 @@ BAD_ECG = {
     "text where numbers belong": (b"1.0\n2.0\nabc\n4.0\n", "rec.csv", {}, "'abc' is not a number"),
     "nan": (csv_bytes([[v] for v in [0.1] * 70 + ["nan"] + [0.2] * 69]), "rec.csv", {}, "NaN or infinite"),
     "infinite": (csv_bytes([[v] for v in [0.1] * 70 + ["inf"] + [0.2] * 69]), "rec.csv", {}, "NaN or infinite"),
-    "too short to be a beat": (csv_bytes([[v] for v in np.random.default_rng(0).normal(size=50)]), "rec.csv", {"fs": 250.0}, "no complete heartbeat"),
+    "too short to be a beat": (csv_bytes([[v] for v in np.random.default_rng(0).normal(size=50)]), "rec.csv",
+                               {"fs": 250.0}, "no complete heartbeat"),
     "long without a sampling rate": (csv_bytes([[v] for v in np.zeros(1000)]), "rec.csv", {}, "sampling rate"),
     "ragged rows": (b"1,2\n3,4\n5\n", "rec.csv", {}, "row 3 has 1 values"),
     "header only": (b"time,ecg\n", "rec.csv", {}, "no numbers"),
@@ -118,7 +119,8 @@ BAD_ECG = {
     "strings in npy": (npy_bytes(np.array(["a", "b"])), "rec.npy", {}, "real numbers"),
     "wrong extension": (b"1\n2\n", "rec.png", {}, "not an accepted ecg file type"),
     "implausible sampling rate": (csv_bytes([[v] for v in np.zeros(1000)]), "rec.csv", {"fs": 1.0}, "implausible"),
-    "beat out of range": (csv_bytes([[v] for v in np.sin(np.linspace(0, 6, 140))]), "rec.csv", {"beat": 5}, "beat 5 does not exist"),
+    "beat out of range": (csv_bytes([[v] for v in np.sin(np.linspace(0, 6, 140))]), "rec.csv", {"beat": 5},
+                          "beat 5 does not exist"),
     "flat line": (csv_bytes([[0.0]] * 140), "rec.csv", {}, "flat line"),
 }
 
@@ -174,7 +176,8 @@ def test_large_image_is_downscaled_and_huge_one_refused() -> None:
 
 BAD_IMAGES = {
     "empty": (b"", "x.png", "empty"),
-    "truncated": (png_bytes(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8))[:400], "x.png", "truncated or corrupt"),
+    "truncated": (png_bytes(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8))[:400], "x.png",
+                  "truncated or corrupt"),
     "text with an image extension": (b"time,ecg\n0,1\n", "x.png", "not a readable image"),
     "wrong extension": (png_bytes(np.zeros((8, 8), np.uint8)), "x.txt", "not an accepted image file type"),
     "no extension": (png_bytes(np.zeros((8, 8), np.uint8)), "x", "no extension"),

@@ -17,7 +17,7 @@ from onnx import ModelProto, TensorProto, helper, numpy_helper
 
 from benchmarks import hostile
 from rlab_core import ROOT
-from rlab_core.victims import BlackBox, VictimError, get_profile
+from rlab_core.victims import BlackBox, Victim, VictimError, get_profile
 from rlab_core.victims.jail import JailLimits, ModelJail, ModelStopped
 from rlab_core.victims.onnx_model import load_onnx
 from rlab_core.victims.onnx_worker import build_session, external_tensors
