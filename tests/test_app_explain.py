@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from rlab_core.agents import agent as agents
 from rlab_core.datasets import FashionMNIST
-from rlab_core.victims import get_profile
+from rlab_core.victims import Victim, get_profile
 
 torch.set_num_threads(1)
 
@@ -121,6 +121,6 @@ def test_your_onnx_model_is_explained_by_the_black_box_methods(tmp_path: Path) -
     assert request.weights == "onnx" and list(explanation.maps) == list(BLACK_BOX)
     # The exported network gives the maps of the shipped one.
     sample = get_profile("ecg-cnn").dataset("test")[0]
-    shipped = explain_maps("ecg-cnn", sample.x, None, BLACK_BOX, budget=30)
+    shipped = explain_maps(Victim.builtin("ecg-cnn"), sample.x, None, BLACK_BOX, budget=30)
     for name in BLACK_BOX:
         torch.testing.assert_close(explanation.maps[name].values, shipped.maps[name].values, atol=1e-4, rtol=0)

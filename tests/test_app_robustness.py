@@ -18,6 +18,7 @@ from apptest import checked, open_app
 from streamlit.testing.v1 import AppTest
 
 from rlab_core import background, plots, robustness
+from rlab_core.victims import victim as victim_module
 
 torch.set_num_threads(1)
 
@@ -43,7 +44,7 @@ def places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]
     reports, runs = tmp_path / "benchmarks", tmp_path / "runs"
     reports.mkdir()
     monkeypatch.setattr(robustness, "REPORTS", reports)
-    monkeypatch.setattr(robustness, "RUNS", runs)
+    monkeypatch.setattr(victim_module, "HARDENED_RUNS", runs)
     return reports, runs
 
 
