@@ -2,9 +2,7 @@
 
 This script runs on every interaction: it draws the shared sidebar (modality and victim, stored
 in ``st.session_state`` for the pages) and then the page chosen in the navigation. A new page is
-one more file in ``app_pages/`` and one more ``st.Page`` in ``PAGES``. (Not ``pages/``: Streamlit
-reads a folder of that name as an old-style multipage app until ``st.navigation`` first runs, so a
-server's first run, and every run under ``AppTest``, would start a page without this script.)
+one more file in ``rlab_app/pages/`` and one more ``st.Page`` in ``PAGES``.
 """
 from collections.abc import Callable
 from typing import Any, cast
@@ -13,12 +11,16 @@ import streamlit as st
 
 from rlab_core.victims import DEFAULT_VICTIM, MODALITIES, get_profile, victims_for
 
+# The pages folder lives inside the package (rlab_app/pages/), not beside this script: Streamlit's old
+# multipage mode reads a folder named pages/ beside the main script as pages of their own until
+# st.navigation first runs, so a server's first run, and every run under AppTest, would start a page
+# without this script's sidebar.
 PAGES = [
-    st.Page("app_pages/inspect.py", title="Inspect", icon=":material/search:", default=True),
-    st.Page("app_pages/attack.py", title="Attack", icon=":material/bolt:"),
-    st.Page("app_pages/explain.py", title="Explain", icon=":material/visibility:"),
-    st.Page("app_pages/robustness.py", title="Robustness", icon=":material/shield:"),
-    st.Page("app_pages/benchmark.py", title="Benchmark", icon=":material/leaderboard:"),
+    st.Page("rlab_app/pages/inspect.py", title="Inspect", icon=":material/search:", default=True),
+    st.Page("rlab_app/pages/attack.py", title="Attack", icon=":material/bolt:"),
+    st.Page("rlab_app/pages/explain.py", title="Explain", icon=":material/visibility:"),
+    st.Page("rlab_app/pages/robustness.py", title="Robustness", icon=":material/shield:"),
+    st.Page("rlab_app/pages/benchmark.py", title="Benchmark", icon=":material/leaderboard:"),
 ]
 MODALITY_NAMES = {"ecg": "ECG", "image": "Image", "video": "Video"}
 

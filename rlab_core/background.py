@@ -1,30 +1,23 @@
-"""Long runs in a background process that the app's pages follow: the progress file and the worker.
+"""What a long run writes for whoever follows it: its progress file, and JSON written whole.
 
-A page starts a command line (``python -m rlab_core robustness ...``, ``... bench ...``) with
-:func:`start_worker`: a process in its own session, writing its log to ``FOLDER/log.txt`` and its
-progress to ``FOLDER/progress.json`` through :class:`Progress` (``status`` ``"running"``, then
-``"done"`` or ``"failed"`` with an ``error``; ``pid``; per phase ``done`` / ``total``). The page
-polls :func:`worker_state`, which also tells a run whose process ended without saying so
-(``"stopped"``); :func:`stop_worker` ends the process group. Everything is on disk, so a reload, a
-second browser tab or a restarted app finds the run where it is. Nothing here imports torch.
+``python -m rlab_core robustness ... --progress FILE`` and ``... bench ... --progress FILE`` report
+through :class:`Progress`: ``status`` ``"running"``, then ``"done"`` or ``"failed"`` with an
+``error``; ``pid``; per phase ``done`` / ``total``. The app starts such runs in the background and
+follows their files (``rlab_app.jobs``); :func:`write_json` never lets a reader see half a file.
+Nothing here imports torch.
 """
 from __future__ import annotations
 
 import json
 import os
 import re
-import signal
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar, cast
-
-from rlab_core import ROOT
+from typing import ClassVar
 
 PROGRESS = "progress.json"
-LOG = "log.txt"
 
 
 class Progress:
@@ -135,84 +128,3 @@ def read_json(path: Path) -> dict | None:
         return json.loads(Path(path).read_text())
     except (OSError, ValueError):
         return None
-
-
-# ---------------------------------------------------------------------------------- the worker
-_WORKERS: dict[Path, subprocess.Popen] = {}  # the runs this process started (to reap them)
-
-
-def worker_alive(progress: dict | None, folder: Path | None = None) -> bool:
-    """Whether the worker that writes ``progress`` still runs."""
-    if not progress or progress.get("status") not in ("starting", "running"):
-        return False
-    proc = _WORKERS.get(Path(folder)) if folder is not None else None
-    if proc is not None and proc.pid == progress.get("pid"):
-        return proc.poll() is None
-    pid: Any = progress.get("pid")  # None until the run has started: int() raises TypeError, caught below
-    try:
-        os.kill(int(pid), 0)
-    except (OSError, TypeError, ValueError):
-        return False
-    try:  # a finished child that nobody reaped yet is a zombie: not running
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
-
-
-def worker_state(folder: Path) -> tuple[str, dict | None]:
-    """``("none" | "running" | "done" | "failed" | "stopped", progress)`` of the run in ``folder``."""
-    progress = read_json(Path(folder) / PROGRESS)
-    if progress is None:
-        return "none", None
-    status = cast(str, progress.get("status"))  # every progress file has one (see start_worker and Progress)
-    if status in ("starting", "running"):
-        return ("running" if worker_alive(progress, folder) else "stopped"), progress
-    return status, progress
-
-
-def start_worker(command: list[str], folder: Path, clear: Iterable[str] = (), **info) -> Path:
-    """Run ``command`` (which writes ``folder/progress.json`` through :class:`Progress`) in the
-    background, from the repository, one torch thread unless ``OMP_NUM_THREADS`` says otherwise;
-    its output goes to ``folder/log.txt``. The files named in ``clear`` (the last run's results)
-    are removed first; ``info`` goes into the progress file until the run writes its own.
-    Callers check first that no run is going on in ``folder`` (:func:`worker_state`)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in clear:
-        (folder / name).unlink(missing_ok=True)
-    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-    starting = {"status": "starting", "pid": None, "started": time.time(), **info,
-                "phase": None, "phases": {}, "message": "Starting…", "error": None}
-    write_json(folder / PROGRESS, starting)
-    with open(folder / LOG, "w") as log:
-        proc = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, env=env)
-    _WORKERS[folder] = proc
-    if (read_json(folder / PROGRESS) or {}).get("status") == "starting":  # the run has not written yet
-        write_json(folder / PROGRESS, {**starting, "pid": proc.pid})
-    return folder
-
-
-def stop_worker(folder: Path) -> None:
-    """Stop the run in ``folder`` if it runs (its whole process group) and mark it stopped."""
-    status, progress = worker_state(folder)
-    if status == "running":
-        assert progress is not None  # a "running" state always has its progress
-        try:
-            os.killpg(int(progress["pid"]), signal.SIGTERM)
-        except (OSError, ProcessLookupError):
-            pass
-        proc = _WORKERS.pop(Path(folder), None)
-        if proc is not None:
-            proc.wait(timeout=10)
-    if status in ("running", "stopped"):  # a finished or failed run keeps its status
-        assert progress is not None
-        write_json(Path(folder) / PROGRESS, {**progress, "status": "stopped", "finished": time.time()})
-
-
-def log_tail(folder: Path, lines: int = 12) -> str | None:
-    """The last ``lines`` lines of the run's log (``None`` if it has none)."""
-    path = Path(folder) / LOG
-    if not path.exists():
-        return None
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])

@@ -49,7 +49,7 @@ See ``docs/bench-ray.md``.
 
 **In the app.** ``progress`` (``--progress FILE`` on the command line) counts the finished
 attacks, one per input and attack, in a :class:`~rlab_core.background.Progress` file;
-:func:`start_worker` runs the command in the background for the Benchmark page, writing
+the Benchmark page runs the command in the background (``rlab_app.jobs.start_bench``), writing
 ``runs/bench/<victim>/live.json`` and its companions. :func:`published_reports` lists the
 published ``benchmarks/bench-<victim>.json``.
 """
@@ -57,10 +57,9 @@ from __future__ import annotations
 
 import json
 import platform
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -541,28 +540,3 @@ def published_reports(folder: Path | None = None) -> dict[str, Path]:
 def run_folder(victim: str, runs: Path | None = None) -> Path:
     """Where the app's live run of ``victim`` goes: ``runs/bench/<victim>/``."""
     return Path(runs or RUNS) / victim
-
-
-def start_worker(config: BenchConfig, folder: Path | None = None, model: bytes | None = None) -> Path:
-    """Start ``python -m rlab_core bench`` with ``config`` in the background (in-process, no Ray):
-    it writes ``live.json`` (and ``.jsonl``, ``.md``, ``.png``), ``progress.json`` and its log in
-    ``folder`` (default ``runs/bench/<victim>``). ``model``: the bytes of an uploaded ONNX model,
-    kept there as ``model.onnx`` and attacked instead of the victim's network. Raises
-    :class:`BenchError` on bad settings or while a run is going on there. Returns the folder."""
-    folder = Path(folder or run_folder(config.victim))
-    if background.worker_state(folder)[0] == "running":
-        raise BenchError(f"a benchmark of {config.victim} is already running in {folder}")
-    if model is not None:
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / MODEL_FILE).write_bytes(model)
-        config = replace(config, model=str(folder / MODEL_FILE))
-    config.check()
-    out = folder / LIVE
-    command = [sys.executable, "-m", "rlab_core", "bench", "--modality", get_profile(config.victim).modality,
-               "--victim", config.victim, "--attacks", ",".join(config.attacks), "--n", str(config.n),
-               "--budget", str(config.budget), "--seed", str(config.seed), "--filter", config.filter,
-               "--out", str(out), "--progress", str(folder / background.PROGRESS)]
-    if config.model is not None:
-        command += ["--model", config.model]
-    clear = [out.name, *(out.with_suffix(suffix).name for suffix in (".jsonl", ".md", ".png"))]
-    return background.start_worker(command, folder, clear=clear, victim=config.victim, settings=asdict(config))

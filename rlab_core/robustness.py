@@ -31,14 +31,12 @@ run on the shipped and on the hardened :class:`~rlab_core.victims.Victim`). Test
 sides are attacked on the same inputs; ``clean_accuracy`` covers the whole test split.
 
 Long runs report progress through :class:`Progress` (bars on stderr, and a JSON file that the
-app's Robustness page polls); :func:`start_worker` runs ``python -m rlab_core robustness`` in
-the background for the page, in ``runs/robustness/<victim>/``, with the shared worker of
-:mod:`rlab_core.background`.
+app's Robustness page polls); the page runs ``python -m rlab_core robustness`` in the background
+(``rlab_app.jobs.start_robustness``), in ``runs/robustness/<victim>/``.
 """
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -595,8 +593,7 @@ def save_report(report: dict, out: Path) -> None:
     Path(out).with_suffix(".md").write_text(markdown(report))
 
 
-# ---------------------------------------------------------------------- the page's background run
-
+# ----------------------------------------------------------------- where the page's runs and reports are
 def run_folder(victim: str) -> Path:
     """Where the Robustness page's run of ``victim`` goes: ``runs/robustness/<victim>/``."""
     return hardened_run_folder(victim)
@@ -604,19 +601,3 @@ def run_folder(victim: str) -> Path:
 
 def shipped_report_path(victim: str) -> Path:
     return REPORTS / f"robustness-{victim}.json"
-
-
-def start_worker(victim: str, preset: str = "default", folder: Path | None = None) -> Path:
-    """Start ``python -m rlab_core robustness`` for ``victim`` in the background; it writes
-    ``progress.json``, ``report.json``, its log and the hardened weights in ``folder``
-    (default ``runs/robustness/<victim>``). Returns the folder."""
-    config_for(victim, preset)  # a clear error before anything starts
-    folder = Path(folder or run_folder(victim))
-    if background.worker_state(folder)[0] == "running":
-        raise RobustnessError(f"a robustness run of {victim} is already running in {folder}")
-    command = [sys.executable, "-m", "rlab_core", "robustness", "--modality", get_profile(victim).modality,
-               "--victim", victim, "--out", str(folder / "report.json"), "--progress", str(folder / background.PROGRESS),
-               "--weights", str(hardened_path(victim, folder))]
-    if preset != "default":
-        command.append(f"--{preset}")
-    return background.start_worker(command, folder, clear=("report.json", "report.md"), victim=victim, preset=preset)

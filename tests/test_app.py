@@ -15,7 +15,8 @@ from apptest import checked, open_app
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from rlab_core import app_support, plots
+from rlab_app.figures.inputs import thumbnail
+from rlab_app.state import victims as app_victims
 from rlab_core.datasets import FashionMNIST
 from rlab_core.victims import Victim, get_profile, profiles
 from rlab_core.victims import victim as victim_module
@@ -70,10 +71,10 @@ def png(x: np.ndarray) -> bytes:
 def no_cached_models() -> Iterator[None]:
     """Forget loaded models before and after, for a test that hides the weights."""
     victim_module._shipped_network.cache_clear()
-    app_support._builtin_victim.clear()
+    app_victims._builtin_victim.clear()
     yield
     victim_module._shipped_network.cache_clear()
-    app_support._builtin_victim.clear()
+    app_victims._builtin_victim.clear()
 
 
 def test_default_page_predicts_sample_0_of_image_cnn() -> None:
@@ -158,19 +159,19 @@ def test_gallery_of_beats_and_clips(modality: str, victim: str) -> None:
                                              ((3, 224, 224), (96, 96)), ((3, 8, 224, 224), (96, 96)),
                                              ((1, 16, 64, 64), (96, 96))])
 def test_thumbnails_are_small_pictures(shape: tuple[int, ...], size: tuple[int, int]) -> None:
-    thumb = Image.open(io.BytesIO(plots.thumbnail(torch.rand(shape))))
+    thumb = Image.open(io.BytesIO(thumbnail(torch.rand(shape))))
     assert thumb.size == size
 
 
 def test_gallery_of_a_short_split_of_clips() -> None:
-    thumbnails = app_support.gallery("video-imagenet-frames")  # two 3x8x224x224 clips, unlabelled
+    thumbnails = app_victims.gallery("video-imagenet-frames")  # two 3x8x224x224 clips, unlabelled
     assert [t.label for t in thumbnails] == [None, None]
     assert all(Image.open(io.BytesIO(t.png)).size == (96, 96) for t in thumbnails)
 
 
 def test_gallery_on_the_attack_page() -> None:
     at = start()
-    checked(at.switch_page("app_pages/attack.py").run())
+    checked(at.switch_page("rlab_app/pages/attack.py").run())
     checked(at.button(key="gallery_image-cnn_1").click().run())
     assert at.number_input(key="sample_image-cnn").value == 1
     assert "Fashion-MNIST test 1, true label: Pullover" in [c.value for c in at.caption]

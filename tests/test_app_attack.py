@@ -9,9 +9,9 @@ import torch
 from apptest import checked, open_app
 from streamlit.testing.v1 import AppTest
 
+from rlab_app.state.attacks import ATTACKERS
 from rlab_core.agents import agent as agents
 from rlab_core.agents.agent import load_adaptive_agent
-from rlab_core.app_support import ATTACKERS
 from rlab_core.attacks import RandomOrderAttack, RLAttack, attack_filters
 from rlab_core.attacks.replay import TrajectoryReplay, replay
 from rlab_core.filters import get_filter
@@ -19,7 +19,7 @@ from rlab_core.victims import Victim, get_profile
 
 torch.set_num_threads(1)
 
-ATTACK_PAGE = "app_pages/attack.py"
+ATTACK_PAGE = "rlab_app/pages/attack.py"
 
 
 def attack_page(modality: str = "image") -> AppTest:

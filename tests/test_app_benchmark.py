@@ -17,10 +17,12 @@ import pytest
 from apptest import checked, open_app
 from streamlit.testing.v1 import AppTest
 
-from rlab_core import ROOT, background, bench, plots
+from rlab_app import jobs
+from rlab_app.figures.benchmark import bench_curves_figure, bench_queries_figure
+from rlab_core import ROOT, background, bench
 from rlab_core.cli import main
 
-PAGE = "app_pages/benchmark.py"
+PAGE = "rlab_app/pages/benchmark.py"
 VICTIM = "ecg-cnn"
 PUBLISHED = ROOT / "benchmarks" / f"bench-{VICTIM}.json"
 TINY = {"attacks": ["rl", "random"], "n": 2, "budget": 50}
@@ -89,11 +91,11 @@ def test_without_published_results_the_page_says_how_to_make_them(places) -> Non
 
 def test_the_figures_come_from_the_reports_curves_and_rows() -> None:
     report = json.loads(PUBLISHED.read_text())
-    curves = plots.bench_curves_figure(report)
+    curves = bench_curves_figure(report)
     for trace, name in zip(curves.data, report["attacks"]):
         assert list(trace.x) == report["curves"][name]["queries"]
         assert list(trace.y) == report["curves"][name]["success_rate"]
-    bars = plots.bench_queries_figure(report).data[0]
+    bars = bench_queries_figure(report).data[0]
     assert list(bars.customdata) == [row["success_rate"] for row in report["rows"]]
 
 
@@ -104,7 +106,7 @@ def test_a_live_run_shows_progress_then_its_table_and_survives_a_reload(places) 
     checked(at.button(key="bench_start").click().run())
     folder = runs / VICTIM
     assert (folder / background.PROGRESS).exists()
-    status, progress = background.worker_state(folder)
+    status, progress = jobs.worker_state(folder)
     if status == "running":
         assert at.button(key="bench_start").disabled and not at.button(key="bench_stop").disabled
         assert len(at.get("progress")) == 1
@@ -112,8 +114,8 @@ def test_a_live_run_shows_progress_then_its_table_and_survives_a_reload(places) 
         again = benchmark_page()
         assert again.button(key="bench_start").disabled
     wait_for_end(at)
-    status, progress = background.worker_state(folder)
-    assert status == "done", background.log_tail(folder, 40)
+    status, progress = jobs.worker_state(folder)
+    assert status == "done", jobs.log_tail(folder, 40)
     assert (progress["phases"]["attacks"]["done"], progress["phases"]["attacks"]["total"]) == (4, 4)
     assert [bar.text.split(" (")[0] for bar in at.get("progress")] == ["4 of 4 attacks done"]
     assert any(s.value.startswith("The run finished") for s in at.success)
@@ -158,7 +160,7 @@ def test_stop_ends_the_worker(places) -> None:
         assert [bar.text.split(" (")[0] for bar in at.get("progress")] == ["3 of 10 attacks done"]
         checked(at.button(key="bench_stop").click().run())
         assert worker.wait(timeout=10) != 0
-        assert background.worker_state(folder)[0] == "stopped"
+        assert jobs.worker_state(folder)[0] == "stopped"
         assert any(w.value.startswith("The run stopped before finishing") for w in at.warning)
         assert not at.button(key="bench_start").disabled
     finally:
@@ -201,7 +203,7 @@ def test_a_live_run_on_your_own_onnx_model(places, tmp_path: Path) -> None:
     checked(at.button(key="bench_start").click().run())
     wait_for_end(at)
     folder = runs / VICTIM
-    assert background.worker_state(folder)[0] == "done", background.log_tail(folder, 40)
+    assert jobs.worker_state(folder)[0] == "done", jobs.log_tail(folder, 40)
     report = json.loads((folder / bench.LIVE).read_text())
     assert report["run"]["victim_weights_sha256"] == file_sha256(model) == file_sha256(folder / bench.MODEL_FILE)
     assert f"--model {folder / bench.MODEL_FILE}" in report["command"]

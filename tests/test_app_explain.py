@@ -18,7 +18,7 @@ from rlab_core.victims import Victim, get_profile
 
 torch.set_num_threads(1)
 
-EXPLAIN_PAGE = "app_pages/explain.py"
+EXPLAIN_PAGE = "rlab_app/pages/explain.py"
 NOTE = "white-box (they read the network's gradients)"
 
 

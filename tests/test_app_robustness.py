@@ -17,12 +17,14 @@ import torch
 from apptest import checked, open_app
 from streamlit.testing.v1 import AppTest
 
-from rlab_core import background, plots, robustness
+from rlab_app import jobs
+from rlab_app.figures.robustness import ROBUSTNESS_PANELS
+from rlab_core import background, robustness
 from rlab_core.victims import victim as victim_module
 
 torch.set_num_threads(1)
 
-PAGE = "app_pages/robustness.py"
+PAGE = "rlab_app/pages/robustness.py"
 VICTIM = "ecg-cnn"
 TINY = {"n_attack_inputs": 60, "n_val_attacks": 20, "epochs": 2, "patience": 2, "budget": 50, "n_eval": 8,
         "n_square": 2, "clean_per_epoch": 1000, "n_samples": 2, "adaptive_steps": 0,
@@ -65,7 +67,7 @@ def test_a_shipped_report_is_drawn_before_and_after(report_file: Path, places) -
     assert [m.label for m in at.metric] == ["Clean accuracy", "RL success (mix)", "Adaptive agent", "Square success"]
     figures = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
     titles = [a["text"] for a in figures[0]["layout"]["annotations"]]
-    assert titles == list(plots.ROBUSTNESS_PANELS)
+    assert titles == list(ROBUSTNESS_PANELS)
     names = {trace["name"] for trace in figures[0]["data"]}
     assert names == {"before", "after", "adaptive agent, after"}
     table = at.dataframe[0].value
@@ -109,7 +111,7 @@ def test_a_run_is_followed_across_reloads_then_its_report_shown(report_file: Pat
                        "fine-tune": {"done": 55, "total": 220, "seconds": 3.0}}})
         return folder
 
-    monkeypatch.setattr(robustness, "start_worker", fake_start)
+    monkeypatch.setattr(jobs, "start_robustness", fake_start)
     try:
         at = robustness_page()
         checked(at.radio(key="robustness_preset").set_value("quick").run())

@@ -151,22 +151,23 @@ def test_cli_predict_and_attack_with_an_onnx_model(models: dict[str, Path], tmp_
 
 
 def test_the_attack_pages_run_on_an_uploaded_model(models: dict[str, Path]) -> None:
-    from rlab_core import app_support
+    from rlab_app.state.attacks import AttackSettings, attack_files, run_attack
+    from rlab_app.state.victims import ONNX, onnx_model, top_classes
 
     sample = get_profile(VICTIM).dataset("test")[3]
-    model = app_support.onnx_model(VICTIM, models["logits"].read_bytes(), "logits.onnx")
-    settings = app_support.AttackSettings(budget=200, weights=app_support.ONNX)
-    result = app_support.run_attack(VICTIM, sample.x, sample.y, settings, model=model)
+    model = onnx_model(VICTIM, models["logits"].read_bytes(), "logits.onnx")
+    settings = AttackSettings(budget=200, weights=ONNX)
+    result = run_attack(VICTIM, sample.x, sample.y, settings, model=model)
     assert result.queries == RLAttack(load_agent(VICTIM)).run(Victim.builtin(VICTIM), sample.x, sample.y, budget=200).queries
-    for (name, p), (shipped_name, shipped_p) in zip(app_support.top_classes(VICTIM, sample.x, model=model),
-                                                    app_support.top_classes(VICTIM, sample.x)):
+    for (name, p), (shipped_name, shipped_p) in zip(top_classes(VICTIM, sample.x, model=model),
+                                                    top_classes(VICTIM, sample.x)):
         assert name == shipped_name and p == pytest.approx(shipped_p, abs=1e-5)
-    files = app_support.attack_files(VICTIM, sample, settings, result, model)
+    files = attack_files(VICTIM, sample, settings, result, model)
     summary = json.loads(next(data for name, (data, _) in files.items() if name.endswith("result.json")))
     assert summary["model"] == {"file": "logits.onnx", "sha256": model.sha256, "format": "onnx"}
     assert summary["run"]["victim_weights_sha256"] == model.sha256
     with pytest.raises(ValueError, match="only with it"):
-        app_support.run_attack(VICTIM, sample.x, sample.y, settings)
+        run_attack(VICTIM, sample.x, sample.y, settings)
 
 
 def test_cli_explain_with_an_onnx_model_uses_the_black_box_methods(models: dict[str, Path]) -> None:

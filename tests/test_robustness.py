@@ -20,6 +20,7 @@ import pytest
 import torch
 from counting import CountingModel
 
+from rlab_app import jobs
 from rlab_core import ROOT, background, robustness
 from rlab_core.agents.agent import AgentError, load_adaptive_agent, load_agent, recipe, train_agent
 from rlab_core.attacks import RLAttack
@@ -221,22 +222,22 @@ def test_bad_arguments_exit_2_with_one_line(args: list[str], message: str, capsy
 def test_worker_state_of_a_dead_worker_is_stopped(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
     background.write_json(tmp_path / "progress.json", {"status": "running", "pid": int(done.stdout), "phases": {}})
-    assert background.worker_state(tmp_path)[0] == "stopped"
-    assert background.worker_state(tmp_path / "nothing") == ("none", None)
+    assert jobs.worker_state(tmp_path)[0] == "stopped"
+    assert jobs.worker_state(tmp_path / "nothing") == ("none", None)
 
 
 @pytest.mark.slow
 def test_the_pages_background_run_of_the_quick_command(tmp_path: Path, shipped_before) -> None:
-    """``start_worker`` runs ``python -m rlab_core robustness --quick`` as the page does, to the end."""
-    folder = robustness.start_worker(VICTIM, "quick", tmp_path)
+    """``start_robustness`` runs ``python -m rlab_core robustness --quick`` as the page does, to the end."""
+    folder = jobs.start_robustness(VICTIM, "quick", tmp_path)
     try:
-        assert background.worker_state(folder)[0] == "running"
+        assert jobs.worker_state(folder)[0] == "running"
         deadline = time.monotonic() + 900
-        while background.worker_state(folder)[0] == "running" and time.monotonic() < deadline:
+        while jobs.worker_state(folder)[0] == "running" and time.monotonic() < deadline:
             time.sleep(2)
     finally:
-        background.stop_worker(folder)  # only if it still runs
-    status, progress = background.worker_state(folder)
+        jobs.stop_worker(folder)  # only if it still runs
+    status, progress = jobs.worker_state(folder)
     assert status == "done", (folder / "log.txt").read_text()[-2000:]
     assert all(p["done"] == p["total"] for p in progress["phases"].values())
     report = json.loads((folder / "report.json").read_text())

@@ -1,6 +1,6 @@
 """Widgets more than one page lays out: choosing the input (a test sample, from the gallery or by
 number, or an upload) and the network (shipped, hardened or an uploaded ONNX model), and following
-a background run (:mod:`rlab_core.background`): its Start and Stop buttons, the redraw once it
+a background run (:mod:`rlab_app.jobs`): its Start and Stop buttons, the redraw once it
 ends, how it ended.
 
 Pages import these rather than each other (a page's module runs its page when imported). Streamlit
@@ -15,8 +15,19 @@ from pathlib import Path
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from rlab_core import app_support, background, plots
-from rlab_core.app_support import ONNX, WEIGHT_NAMES
+from rlab_app import jobs
+from rlab_app.figures.inputs import recording_figure
+from rlab_app.state.victims import (
+    GALLERY_SIZE,
+    ONNX,
+    WEIGHT_NAMES,
+    builtin_victim,
+    gallery,
+    load_upload,
+    onnx_model,
+    victim_test_sample,
+    victim_test_split,
+)
 from rlab_core.decode import ECG_FS_RANGE, InputError
 from rlab_core.io import MAX_BYTES, SUFFIXES, LoadedInput
 from rlab_core.sample import Sample
@@ -32,7 +43,7 @@ def input_for(spec: VictimProfile) -> Sample:
     for notice in shown.notices:
         st.info(notice)
     try:
-        app_support.builtin_victim(spec.name)
+        builtin_victim(spec.name)
     except VictimError as err:
         st.error(str(err))
         st.stop()
@@ -67,7 +78,7 @@ def upload_onnx(spec: VictimProfile, key: str, disabled: bool = False) -> tuple[
                 "RL agent probe it as a black box. (Exported with e.g. `torch.onnx.export`; never unpickled.)")
         return None
     try:
-        return upload.getvalue(), app_support.onnx_model(spec.name, upload.getvalue(), upload.name)
+        return upload.getvalue(), onnx_model(spec.name, upload.getvalue(), upload.name)
     except VictimError as err:
         st.error(str(err))
         return None
@@ -87,13 +98,13 @@ def stopping_on_model_limits() -> Iterator[None]:
 
 def choose_input(spec: VictimProfile) -> Sample:
     """A gallery of the first test samples above the test-sample picker and the upload box; a usable upload wins."""
-    gallery = st.container()
+    gallery_slot = st.container()
     picker, uploads = st.columns(2)
     with uploads:  # filled first: a usable upload replaces the test sample
         loaded = read_upload(spec)
     with picker:
         index, sample = pick_test_sample(spec, disabled=loaded is not None)
-    with gallery:  # filled last, to mark the sample the picker holds
+    with gallery_slot:  # filled last, to mark the sample the picker holds
         show_gallery(spec, index, disabled=loaded is not None)
     return loaded.sample if loaded is not None else sample
 
@@ -111,12 +122,12 @@ def read_upload(spec: VictimProfile) -> LoadedInput | None:
     if upload is None:
         return None
     try:
-        loaded = app_support.load_upload(spec.name, upload.getvalue(), upload.name, fs)
+        loaded = load_upload(spec.name, upload.getvalue(), upload.name, fs)
         if len(loaded.beats) > 1:
             beat = st.slider(f"Beat ({len(loaded.beats)} found)", 0, len(loaded.beats) - 1)
-            loaded = app_support.load_upload(spec.name, upload.getvalue(), upload.name, fs, beat)
+            loaded = load_upload(spec.name, upload.getvalue(), upload.name, fs, beat)
             assert loaded.recording is not None  # an ECG's beats come with its recording
-            st.plotly_chart(plots.recording_figure(loaded.recording, loaded.fs, loaded.beats, beat))
+            st.plotly_chart(recording_figure(loaded.recording, loaded.fs, loaded.beats, beat))
     except InputError as err:
         st.error(str(err))
         return None
@@ -131,11 +142,11 @@ def sample_key(spec: VictimProfile) -> str:
 
 def pick_test_sample(spec: VictimProfile, disabled: bool) -> tuple[int, Sample]:
     """Item N of the victim's test split (the CLI's ``--sample N``), and N."""
-    count = len(app_support.victim_test_split(spec.name))
+    count = len(victim_test_split(spec.name))
     # No value=: it starts at min_value, and a gallery button may set it through its key.
     index = int(st.number_input(f"Test sample by number (0 to {count - 1})", min_value=0,
                                 max_value=count - 1, step=1, key=sample_key(spec), disabled=disabled))
-    sample = app_support.victim_test_sample(spec.name, index)
+    sample = victim_test_sample(spec.name, index)
     if disabled:
         st.caption("An upload is shown: remove it (×) to browse the test split.")
     else:
@@ -146,8 +157,8 @@ def pick_test_sample(spec: VictimProfile, disabled: bool) -> tuple[int, Sample]:
 def show_gallery(spec: VictimProfile, selected: int, disabled: bool) -> None:
     """Thumbnails of the first test samples, each with its true label and a button choosing it;
     the chosen one's button is highlighted (unless an upload is shown instead)."""
-    thumbnails = app_support.gallery(spec.name)
-    for index, (column, thumb) in enumerate(zip(st.columns(app_support.GALLERY_SIZE), thumbnails)):
+    thumbnails = gallery(spec.name)
+    for index, (column, thumb) in enumerate(zip(st.columns(GALLERY_SIZE), thumbnails)):
         chosen = index == selected and not disabled
         with column:
             st.image(thumb.png)
@@ -181,17 +192,17 @@ def run_buttons(start: DeltaGenerator, stop: DeltaGenerator, folder: Path, runni
         else:
             st.rerun()
     if stop.button("Stop", key=f"{key}_stop", disabled=not running):
-        background.stop_worker(folder)
+        jobs.stop_worker(folder)
         st.rerun()
     st.caption(where)
 
 
 def follow_run(folder: Path, page: str, nothing_yet: str) -> tuple[str, dict] | None:
-    """The state of the run in ``folder`` (:func:`rlab_core.background.worker_state`), from the
+    """The state of the run in ``folder`` (:func:`rlab_app.jobs.worker_state`), from the
     fragment that polls it: ``None``, after the caption ``nothing_yet``, when no run was started
     there. The whole page is redrawn, once, when the run stops running, since only the whole page
     shows the run's results."""
-    status, progress = background.worker_state(folder)
+    status, progress = jobs.worker_state(folder)
     if progress is None:
         st.caption(nothing_yet)
         return None
@@ -214,4 +225,4 @@ def show_run_status(folder: Path, status: str, *, running: str, done: str, faile
         st.error(failed)
     else:
         st.warning("The run stopped before finishing (stopped here, or its process ended). Its log ends with:")
-        st.code(background.log_tail(folder) or "(empty)")
+        st.code(jobs.log_tail(folder) or "(empty)")

@@ -6,10 +6,12 @@ from typing import Any, cast
 
 import streamlit as st
 
-from rlab_core import app_support, plots
+from rlab_app.figures.explain import explanation_figure
+from rlab_app.state.attacks import shipped_agent
+from rlab_app.state.explanations import RL_METHODS, ExplainRequest, explain_input, score_rows
+from rlab_app.state.victims import ONNX, top_classes
+from rlab_app.widgets import choose_network, input_for, stopping_on_model_limits, true_label
 from rlab_core.agents.agent import AgentError
-from rlab_core.app_support import ONNX, RL_METHODS, ExplainRequest
-from rlab_core.app_widgets import choose_network, input_for, stopping_on_model_limits, true_label
 from rlab_core.explanations import BLACK_BOX, METHODS, Explanation
 from rlab_core.sample import Sample
 from rlab_core.victims import Victim, VictimProfile, get_profile
@@ -31,7 +33,7 @@ def available_methods(spec: VictimProfile, weights: str) -> tuple[str, ...]:
                    "gradients, so only the RL maps and Occlusion are offered.")
         methods = BLACK_BOX
     try:
-        _, warnings = app_support.shipped_agent(spec.name)
+        _, warnings = shipped_agent(spec.name)
     except AgentError as err:
         st.warning(f"No RL agent for {spec.name} yet, so the RL maps are not offered; the other methods still "
                    f"run. ({err})")
@@ -64,7 +66,7 @@ def run(request: ExplainRequest, sample: Sample, model: Victim | None) -> Explan
     def report(what: str, done: float) -> None:
         bar.progress(done, text="Done" if what == "done" else f"Running {METHOD_NAMES.get(what, what)}…")
 
-    explanation = app_support.explain_input(request.victim, sample, request.methods, request.budget, request.seed,
+    explanation = explain_input(request.victim, sample, request.methods, request.budget, request.seed,
                                             on_progress=report, weights=request.weights, model=model)
     bar.empty()
     return explanation
@@ -84,7 +86,7 @@ def show_results(spec: VictimProfile, sample: Sample, explanation: Explanation) 
     if spec.modality == "video":
         frames = sample.x.shape[1]
         frame = st.slider("Frame", 0, frames - 1, frames // 2, key="explain_frame")
-    st.plotly_chart(plots.explanation_figure(sample, maps, frame), key="explain_maps")
+    st.plotly_chart(explanation_figure(sample, maps, frame), key="explain_maps")
     if explanation.rl_success is False:
         st.caption("No RL attack fooled the victim within its budget: the RL maps only rank what the agent tried.")
     st.subheader("Scores")
@@ -92,7 +94,7 @@ def show_results(spec: VictimProfile, sample: Sample, explanation: Explanation) 
         st.info(f"No ground truth for {sample.name}, so the maps are not scored (an upload, or a sample without "
                 "a marked region).")
         return
-    st.dataframe(app_support.score_rows(explanation), hide_index=True, key="explain_scores")
+    st.dataframe(score_rows(explanation), hide_index=True, key="explain_scores")
     st.caption("dice and iou: the map's top elements, as many as the ground truth's, against it; dice_at_rl_area: "
                "the same with as many as RL (hard) keeps; pointing: whether the map's peak falls within a patch "
                "of the ground truth; queries: the victim's answers the method spent (none for white-box methods).")
@@ -109,7 +111,7 @@ weights, model = choose_network(spec)
 if weights == ONNX and model is None:
     st.stop()  # choose_network said what it needs
 with stopping_on_model_limits():
-    top1, prob = app_support.top_classes(spec.name, shown.x, weights=weights, model=model)[0]
+    top1, prob = top_classes(spec.name, shown.x, weights=weights, model=model)[0]
 truth = true_label(spec, shown)
 st.markdown(f"The victim says **{top1}** ({prob:.1%})" + (f"; the true label is **{truth}**." if truth else ".")
             + " The maps explain its answer.")

@@ -8,8 +8,11 @@ from typing import Any, cast
 
 import streamlit as st
 
-from rlab_core import app_support, background, bench, plots, relative_to_root
-from rlab_core.app_widgets import follow_run, run_buttons, show_run_status, upload_onnx
+from rlab_app import jobs
+from rlab_app.figures.benchmark import bench_curves_figure, bench_queries_figure
+from rlab_app.state.reports import bench_report
+from rlab_app.widgets import follow_run, run_buttons, show_run_status, upload_onnx
+from rlab_core import bench, relative_to_root
 from rlab_core.victims import get_profile
 
 POLL_SECONDS = 2
@@ -37,8 +40,8 @@ def show_report(report: dict, key: str) -> None:
     st.dataframe(rows, hide_index=True, key=f"bench_table_{key}",
                  column_config={"success": st.column_config.NumberColumn(format="percent")})
     curves, queries = st.columns([3, 2])
-    curves.plotly_chart(plots.bench_curves_figure(report), key=f"bench_curves_{key}")
-    queries.plotly_chart(plots.bench_queries_figure(report), key=f"bench_queries_{key}")
+    curves.plotly_chart(bench_curves_figure(report), key=f"bench_curves_{key}")
+    queries.plotly_chart(bench_queries_figure(report), key=f"bench_queries_{key}")
 
 
 def published_section() -> None:
@@ -52,7 +55,7 @@ def published_section() -> None:
     victim = st.session_state.get("victim")
     chosen = st.selectbox("Published run", names, index=names.index(victim) if victim in names else 0,
                           key="bench_published")
-    report = app_support.bench_report(reports[chosen])
+    report = bench_report(reports[chosen])
     if report is None:
         st.error(f"{relative_to_root(reports[chosen])} cannot be read as a benchmark report.")
         return
@@ -77,7 +80,7 @@ def run_controls(victim: str, folder: Path, status: str) -> None:
     def launch() -> None:
         if own and model is None:
             raise bench.BenchError("upload your ONNX model first, or switch it off to benchmark the victim's network")
-        bench.start_worker(config, folder, model)
+        jobs.start_bench(config, folder, model)
 
     run_buttons(start, stop, folder, running, label="Start", key="bench", errors=bench.BenchError, launch=launch,
                 where=f"The run is a separate process (one torch thread) writing to `{relative_to_root(folder)}`: leave or "
@@ -122,11 +125,11 @@ def live_section(victim: str) -> None:
     st.caption(f"The same protocol on {victim} (the sidebar's victim), in-process: a few inputs take seconds "
                "for ECG and images; ART's attacks and videos take longer.")
     folder = bench.run_folder(victim)
-    status, _ = background.worker_state(folder)
+    status, _ = jobs.worker_state(folder)
     run_controls(victim, folder, status)
     st.fragment(show_progress, run_every=POLL_SECONDS if status == "running" else None)(folder)
     if status != "running":
-        report = app_support.bench_report(folder / bench.LIVE)
+        report = bench_report(folder / bench.LIVE)
         if report is not None:
             show_report(report, "live")
 

@@ -6,13 +6,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from rlab_core import app_support, background, plots, relative_to_root, robustness
-from rlab_core.app_widgets import (
-    follow_run,
-    run_buttons,
-    show_run_status,
-    true_label,
-)
+from rlab_app import jobs
+from rlab_app.figures.attack import comparison_figure
+from rlab_app.figures.robustness import robustness_figure
+from rlab_app.state.reports import json_report, robustness_sample
+from rlab_app.widgets import follow_run, run_buttons, show_run_status, true_label
+from rlab_core import relative_to_root, robustness
 from rlab_core.victims import PROFILES, VictimProfile, get_profile
 
 POLL_SECONDS = 2
@@ -33,7 +32,7 @@ def run_controls(spec: VictimProfile, folder: Path, status: str) -> None:
     preset = choice.radio("Setting", robustness.PRESETS, index=0, format_func=PRESET_NAMES.get, horizontal=True,
                           key="robustness_preset", disabled=running)
     run_buttons(start, stop, folder, running, label="Start fine-tuning", key="robustness",
-                errors=robustness.RobustnessError, launch=lambda: robustness.start_worker(spec.name, preset, folder),
+                errors=robustness.RobustnessError, launch=lambda: jobs.start_robustness(spec.name, preset, folder),
                 where=f"The run is a separate process writing to `{relative_to_root(folder)}`: leave or reload "
                       "the page, it goes on. Its hardened weights stay in that folder; the shipped weights are never "
                       "changed.")
@@ -73,7 +72,7 @@ def choose_report(spec: VictimProfile, folder: Path) -> dict | None:
         return None
     # A key per victim: each has its own reports.
     source = st.radio("Report", list(sources), horizontal=True, key=f"robustness_source_{spec.name}")
-    report = app_support.json_report(sources[source])
+    report = json_report(sources[source])
     if report is None:
         st.error(f"{relative_to_root(sources[source])} cannot be read.")
     return report
@@ -97,14 +96,14 @@ def show_report(spec: VictimProfile, report: dict) -> None:
                       None if before["square_success_rate"] is None else
                       f"{(after['square_success_rate'] - before['square_success_rate']) * 100:+.1f} pts",
                       delta_color="inverse", help="a different attack family: does robustness carry over?")
-    st.plotly_chart(plots.robustness_figure(report), key="robustness_chart")
+    st.plotly_chart(robustness_figure(report), key="robustness_chart")
     st.caption("Held-out adversarial: the adversarial test inputs (every filter setting) that fooled the shipped "
                "weights, which the network classifies correctly (none before, by construction). Median queries "
                "count a failure as the whole budget.")
     percents = {name: st.column_config.NumberColumn(format="percent")
                 for name in robustness.comparison_rows(report)[0] if name not in ("", "RL median queries")}
     st.dataframe(robustness.comparison_rows(report), hide_index=True, column_config=percents, key="robustness_table")
-    st.page_link("app_pages/attack.py", label="Watch an attack on the hardened weights (Attack page, Victim weights)",
+    st.page_link("rlab_app/pages/attack.py", label="Watch an attack on the hardened weights (Attack page, Victim weights)",
                  icon=":material/bolt:")
     if report["preset"] == "quick":
         st.caption(f"A quick run: its adaptive agent ({adaptive['recipe']['ppo_steps']} PPO steps, "
@@ -121,7 +120,7 @@ def show_samples(spec: VictimProfile, report: dict) -> None:
     st.caption("Adversarial test inputs the shipped agent made against the shipped weights, rebuilt from their "
                "trajectories, and what the hardened victim says of the very same input.")
     for k, entry in enumerate(samples):
-        shown = app_support.robustness_sample(spec.name, entry)
+        shown = robustness_sample(spec.name, entry)
         after = entry["after_attack"]
         truth = true_label(spec, shown.sample) or entry["label_name"]
         st.markdown(f"**{shown.sample.name}** ({truth}): the shipped weights say **{entry['before']['adversarial_label_name']}** "
@@ -129,7 +128,7 @@ def show_samples(spec: VictimProfile, report: dict) -> None:
                     f"({entry['hardened']['probability']:.1%}). Attacked again, the hardened victim is "
                     + (f"fooled after {after['queries']} queries." if after["success"] else
                        f"not fooled within {report['evaluation']['budget']} queries."))
-        st.plotly_chart(plots.comparison_figure(shown.sample.x, shown.x_adv, shown.grid, shown.patch_filters,
+        st.plotly_chart(comparison_figure(shown.sample.x, shown.x_adv, shown.grid, shown.patch_filters,
                                                 shown.sample.scale), key=f"robustness_sample_{k}")
 
 
@@ -144,7 +143,7 @@ if spec.robustness is None:
     st.stop()
 
 folder = robustness.run_folder(spec.name)
-status, _ = background.worker_state(folder)
+status, _ = jobs.worker_state(folder)
 st.subheader("Run")
 run_controls(spec, folder, status)
 st.fragment(show_progress, run_every=POLL_SECONDS if status == "running" else None)(folder)

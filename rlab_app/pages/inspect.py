@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from rlab_core import app_support, plots
-from rlab_core.app_support import ONNX
-from rlab_core.app_widgets import choose_input, choose_network, stopping_on_model_limits, true_label
+from rlab_app.figures.inputs import input_figure, top_figure
+from rlab_app.state.victims import ONNX, builtin_victim, top_classes
+from rlab_app.widgets import choose_input, choose_network, stopping_on_model_limits, true_label
 from rlab_core.sample import Sample
 from rlab_core.victims import VictimError, VictimProfile, get_profile
 
@@ -13,7 +13,7 @@ from rlab_core.victims import VictimError, VictimProfile, get_profile
 def show_prediction(spec: VictimProfile, sample: Sample) -> None:
     st.subheader("The victim's answer")
     try:
-        app_support.builtin_victim(spec.name)
+        builtin_victim(spec.name)
     except VictimError as err:  # weights not trained yet: the input is still shown
         st.error(str(err))
         return
@@ -21,7 +21,7 @@ def show_prediction(spec: VictimProfile, sample: Sample) -> None:
     if weights == ONNX and model is None:
         return  # choose_network said what it needs
     with stopping_on_model_limits():
-        top = app_support.top_classes(spec.name, sample.x, weights=weights, model=model)
+        top = top_classes(spec.name, sample.x, weights=weights, model=model)
     label, prob = top[0]
     truth = true_label(spec, sample)
     st.markdown(f"Top-1: **{label}** ({prob:.1%})")
@@ -29,7 +29,7 @@ def show_prediction(spec: VictimProfile, sample: Sample) -> None:
         st.markdown("No true label: the victim's top-1 stands in for it.")
     else:
         st.markdown(f"True label: **{truth}** ({'correct' if label == truth else 'misclassified'})")
-    st.plotly_chart(plots.top_figure(top, truth))
+    st.plotly_chart(top_figure(top, truth))
     if truth in dict(top):
         st.caption("In green: the true class.")
 
@@ -46,6 +46,6 @@ for notice in shown.notices:
 drawing, answer = st.columns([3, 2])
 with drawing:
     st.subheader(shown.name)
-    st.plotly_chart(plots.input_figure(shown))
+    st.plotly_chart(input_figure(shown))
 with answer:
     show_prediction(spec, shown)

@@ -6,15 +6,19 @@ import time
 
 import streamlit as st
 
-from rlab_core import app_support, plots
-from rlab_core.agents.agent import AgentError, agent_path
-from rlab_core.app_support import (
+from rlab_app.figures.attack import attack_state_figure, comparison_figure, probability_figure
+from rlab_app.state.attacks import (
     ATTACKERS,
-    ONNX,
     AttackRun,
     AttackSettings,
+    adaptive_agent,
+    attack_files,
+    run_attack,
+    shipped_agent,
 )
-from rlab_core.app_widgets import choose_network, input_for, stopping_on_model_limits, true_label
+from rlab_app.state.victims import ONNX, network_version, top_classes
+from rlab_app.widgets import choose_network, input_for, stopping_on_model_limits, true_label
+from rlab_core.agents.agent import AgentError, agent_path
 from rlab_core.attacks import DEFAULT_BUDGET, attack_filters
 from rlab_core.attacks.replay import TrajectoryReplay, put_back
 from rlab_core.attacks.result import StepRecord
@@ -71,8 +75,8 @@ def choose_settings(spec: VictimProfile, grid: PatchGrid, weights: str) -> tuple
 def agent_ready(victim: str, attacker: str, weights: str) -> bool:
     """Load the attacker's agent (once); say so when there is none or it may not fit."""
     try:
-        _, warnings = (app_support.shipped_agent(victim) if attacker == "rl"
-                       else app_support.adaptive_agent(victim, weights))
+        _, warnings = (shipped_agent(victim) if attacker == "rl"
+                       else adaptive_agent(victim, weights))
     except (AgentError, VictimError) as err:
         st.warning(f"No such RL agent yet: {err}. The random attacker can run meanwhile.")
         return False
@@ -119,7 +123,7 @@ def show_stage(spec: VictimProfile, sample: Sample, state: TrajectoryReplay, rec
     last = records[upto - 1] if upto else None
     picture, chart = st.columns(2)
     with picture:
-        st.plotly_chart(plots.attack_state_figure(sample.x, state.x_adv(), state.grid, state.patch_filters(), last,
+        st.plotly_chart(attack_state_figure(sample.x, state.x_adv(), state.grid, state.patch_filters(), last,
                                                   sample.scale), key=f"{key}_state")
         if spec.modality == "video":
             st.caption("The first frame of each block of frames the patches span.")
@@ -131,7 +135,7 @@ def show_stage(spec: VictimProfile, sample: Sample, state: TrajectoryReplay, rec
         counters[3].metric("L2", f"{state.l2:.3f}")
         top1, prob = state.top[0] if state.top else clean_top
         st.markdown(f"The victim's top-1 now: **{top1}** ({prob:.1%})")
-        st.plotly_chart(plots.probability_figure(records, clean_top[1], upto, steps), key=f"{key}_prob")
+        st.plotly_chart(probability_figure(records, clean_top[1], upto, steps), key=f"{key}_prob")
 
 
 def describe_step(record: StepRecord | None, clean_top: tuple[str, float]) -> str:
@@ -177,7 +181,7 @@ def show_summary(run: AttackRun) -> None:
 
 
 def show_comparison(run: AttackRun, final: TrajectoryReplay) -> None:
-    st.plotly_chart(plots.comparison_figure(run.sample.x, run.result.x_adv, final.grid, final.patch_filters(),
+    st.plotly_chart(comparison_figure(run.sample.x, run.result.x_adv, final.grid, final.patch_filters(),
                                             run.sample.scale), key="comparison")
     st.caption("Downloads")
     for column, (name, (data, mime)) in zip(st.columns(len(run.files)), run.files.items()):
@@ -211,9 +215,9 @@ shown = input_for(spec)
 weights, model = choose_network(spec)
 if weights == ONNX and model is None:
     st.stop()  # choose_network said what it needs
-network = app_support.network_version(spec.name, weights, model)
+network = network_version(spec.name, weights, model)
 with stopping_on_model_limits():
-    clean_top = app_support.top_classes(spec.name, shown.x, weights=weights, model=model)[0]
+    clean_top = top_classes(spec.name, shown.x, weights=weights, model=model)[0]
 truth = true_label(spec, shown)
 if truth is not None and clean_top[0] != truth:
     st.warning(f"{shown.name} is already misclassified: the victim says **{clean_top[0]}** ({clean_top[1]:.1%}), "
@@ -234,10 +238,10 @@ if clicked:
     live = LiveView(stage, spec, shown, settings, clean_top)
     live.draw()
     with stopping_on_model_limits():
-        result = app_support.run_attack(spec.name, shown.x, shown.y, settings, on_step=live, model=model)
+        result = run_attack(spec.name, shown.x, shown.y, settings, on_step=live, model=model)
     previous = st.session_state.get(RUN)
     st.session_state[RUN] = AttackRun(previous.number + 1 if previous else 1, spec.name, shown, settings, result,
-                                      clean_top, app_support.attack_files(spec.name, shown, settings, result, model),
+                                      clean_top, attack_files(spec.name, shown, settings, result, model),
                                       network)
 
 run = st.session_state.get(RUN)
