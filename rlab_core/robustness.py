@@ -454,8 +454,8 @@ class RunSteps:
         elif earlier != settings:
             changed = [k for k in settings["config"] if earlier.get("config", {}).get(k) != settings["config"][k]]
             changed += [k for k in settings if k != "config" and earlier.get(k) != settings[k]]
-            raise RobustnessError(f"{folder} holds a run with other settings ({', '.join(changed)} differ); resume with "
-                                  f"the same --victim, preset and --seed, or start afresh without --resume")
+            raise RobustnessError(f"{folder} holds a run with other settings (not the same {', '.join(changed)}); resume "
+                                  f"with the same --victim, preset and --seed, or start afresh without --resume")
 
     def path(self, step: str) -> Path:
         assert self.folder is not None  # only asked of a run that keeps its steps
