@@ -28,8 +28,10 @@ node that ran it. (Only the ``rl_median`` inputs depend on the run, through the 
 **Files.** ``--out FILE.json`` writes ``FILE.json`` (``run``, ``rows``, ``samples``, ``curves``),
 ``FILE.md`` (the table), ``FILE.png`` (success rate against queries) and ``FILE.jsonl``: one line
 per finished sample and attack, written as they finish, after a first line with the settings.
-``resume=True`` reads it back and runs only what is missing (a ``rl_median`` record is redone if
-the median has changed, e.g. after ``--n`` grew); without it the file is started afresh.
+``resume=True`` reads it back and runs only what is missing (a last record that a killed run cut
+short is dropped and redone; a ``rl_median`` record is redone if the median has changed, e.g.
+after ``--n`` grew); without it the file is started afresh. The other files are written whole or
+not at all (:mod:`rlab_core.files`).
 
 **Ray.** With ``use_ray`` (a local ``ray.init()``) or ``ray_address`` (an existing cluster) each
 sample is one Ray task (:func:`run_sample`, one CPU, one torch thread); otherwise the same

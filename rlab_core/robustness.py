@@ -33,7 +33,11 @@ sides are attacked on the same inputs; ``clean_accuracy`` covers the whole test 
 Long runs report progress through :class:`Progress` (bars on stderr, and a JSON file that the
 app's Robustness page polls); :func:`start_worker` runs ``python -m rlab_core robustness`` in
 the background for the page, in ``runs/robustness/<victim>/``, with the shared worker of
-:mod:`rlab_core.background`.
+:mod:`rlab_core.background`. A run given a ``phases`` folder (``<out stem>.phases/`` on the
+command line) keeps each finished step there (:data:`STEPS`: the attacks on the training split,
+fine-tuning, the test attacks before, after, and the adaptive attacker's), so that a killed run
+resumes from its last finished step (:class:`RunSteps`). Every step is seeded, so a resumed run
+gives the numbers of one never stopped.
 """
 from __future__ import annotations
 
