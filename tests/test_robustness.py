@@ -262,9 +262,11 @@ def tiny_command(folder: Path, *args: str) -> list[str]:
 
 
 def comparable(report: dict) -> dict:
-    """A report without its times and the paths of its run's folder."""
+    """A report without its times, the paths of its run's folder and the commit (a commit made while the test runs)."""
     adaptive = {k: v for k, v in report["adaptive"].items() if k not in ("agent", "training_seconds")}
-    return {**{k: v for k, v in report.items() if k not in ("seconds", "hardened_weights")}, "adaptive": adaptive}
+    run = {k: v for k, v in report["run"].items() if k != "git_commit"}
+    return {**{k: v for k, v in report.items() if k not in ("seconds", "hardened_weights")}, "adaptive": adaptive,
+            "run": run}
 
 
 @pytest.mark.slow
