@@ -24,6 +24,7 @@ from typing import Any, cast
 
 from rlab_core import ROOT, bench, robustness
 from rlab_core.background import PROGRESS, read_json, write_json
+from rlab_core.files import atomic_write_bytes
 from rlab_core.victims import get_profile, hardened_path
 
 LOG = "log.txt"
@@ -121,7 +122,7 @@ def start_bench(config: bench.BenchConfig, folder: Path | None = None, model: by
         raise bench.BenchError(f"a benchmark of {config.victim} is already running in {folder}")
     if model is not None:
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / bench.MODEL_FILE).write_bytes(model)
+        atomic_write_bytes(folder / bench.MODEL_FILE, model)
         config = replace(config, model=str(folder / bench.MODEL_FILE))
     config.check()
     out = folder / bench.LIVE
@@ -137,16 +138,22 @@ def start_bench(config: bench.BenchConfig, folder: Path | None = None, model: by
 
 def start_robustness(victim: str, preset: str = "default", folder: Path | None = None) -> Path:
     """Start ``python -m rlab_core robustness`` for ``victim`` in the background; it writes
-    ``progress.json``, ``report.json``, its log and the hardened weights in ``folder``
-    (default ``runs/robustness/<victim>``). Raises :class:`~rlab_core.robustness.RobustnessError`
-    for a victim or preset that cannot run, or while a run is going on there. Returns the folder."""
-    robustness.config_for(victim, preset)  # a clear error before anything starts
+    ``progress.json``, ``report.json`` (its steps in ``report.phases/``), its log and the hardened
+    weights in ``folder`` (default ``runs/robustness/<victim>``). A stopped run of the same
+    settings there is resumed (``--resume``) from its last finished step. Raises
+    :class:`~rlab_core.robustness.RobustnessError` for a victim or preset that cannot run, or
+    while a run is going on there. Returns the folder."""
+    config = robustness.config_for(victim, preset)  # a clear error before anything starts
     folder = Path(folder or robustness.run_folder(victim))
-    if worker_state(folder)[0] == "running":
+    status = worker_state(folder)[0]
+    if status == "running":
         raise robustness.RobustnessError(f"a robustness run of {victim} is already running in {folder}")
+    out = folder / "report.json"
     command = [sys.executable, "-m", "rlab_core", "robustness", "--modality", get_profile(victim).modality,
-               "--victim", victim, "--out", str(folder / "report.json"), "--progress", str(folder / PROGRESS),
+               "--victim", victim, "--out", str(out), "--progress", str(folder / PROGRESS),
                "--weights", str(hardened_path(victim, folder))]
     if preset != "default":
         command.append(f"--{preset}")
+    if status == "stopped" and robustness.resumable(robustness.phases_folder(out), config):
+        command.append("--resume")
     return start_worker(command, folder, clear=("report.json", "report.md"), victim=victim, preset=preset)

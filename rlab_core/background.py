@@ -17,6 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
+from rlab_core.files import atomic_write_text
+
 PROGRESS = "progress.json"
 
 
@@ -69,6 +71,14 @@ class Progress:
         self._close_bar()
         self._write(force=True)
 
+    def restore(self, phase: str, entry: dict, message: str) -> None:
+        """Phase ``phase`` where an earlier run of a resumed one left it (``entry``, a copy of
+        ``state["phases"][phase]`` then): its count goes on from there, its clock too."""
+        self._close_bar()
+        self.state["phase"] = phase
+        self.state["phases"][phase] = {**entry, "started": time.time() - entry["seconds"]}
+        self.note(message)
+
     def note(self, message: str) -> None:
         self.state["message"] = message
         if self.state["phase"] is not None:
@@ -98,16 +108,10 @@ class Progress:
 
 
 def write_json(path: Path, data: dict | list, compact: bool = False) -> None:
-    """Write ``data`` so that a reader never sees half a file (a temporary file, then a rename);
+    """Write ``data`` so that a reader never sees half a file (:mod:`rlab_core.files`);
     ``compact`` puts every innermost list and object on one line (a report's attack records)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(data, indent=1, default=str)
-    if compact:
-        text = compact_json(text)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    partial.write_text(text + "\n")
-    os.replace(partial, path)
+    atomic_write_text(path, (compact_json(text) if compact else text) + "\n")
 
 
 def compact_json(text: str) -> str:

@@ -28,8 +28,10 @@ node that ran it. (Only the ``rl_median`` inputs depend on the run, through the 
 **Files.** ``--out FILE.json`` writes ``FILE.json`` (``run``, ``rows``, ``samples``, ``curves``),
 ``FILE.md`` (the table), ``FILE.png`` (success rate against queries) and ``FILE.jsonl``: one line
 per finished sample and attack, written as they finish, after a first line with the settings.
-``resume=True`` reads it back and runs only what is missing (a ``rl_median`` record is redone if
-the median has changed, e.g. after ``--n`` grew); without it the file is started afresh.
+``resume=True`` reads it back and runs only what is missing (a last record that a killed run cut
+short is dropped and redone; a ``rl_median`` record is redone if the median has changed, e.g.
+after ``--n`` grew); without it the file is started afresh. The other files are written whole or
+not at all (:mod:`rlab_core.files`).
 
 **Ray.** With ``use_ray`` (a local ``ray.init()``) or ``ray_address`` (an existing cluster) each
 sample is one Ray task (:func:`run_sample`, one CPU, one torch thread); otherwise the same
@@ -56,6 +58,7 @@ published ``benchmarks/bench-<victim>.json``.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -72,6 +75,7 @@ from rlab_core.attacks.base import DEFAULT_BUDGET
 from rlab_core.attacks.registry import ATTACKS as REGISTRY
 from rlab_core.attacks.registry import make_attack, parameters
 from rlab_core.attacks.result import AttackResult
+from rlab_core.files import atomic_path, atomic_write_text
 from rlab_core.run_record import run_record
 from rlab_core.victims import Victim, VictimError, file_sha256, get_profile
 
@@ -284,11 +288,23 @@ class RayPool:
 
 
 # ---------------------------------------------------------------------------------- the run
-def _load_progress(path: Path, config: BenchConfig) -> dict[tuple[int, str], dict]:
-    """The records of an earlier run of the same settings (the last one per sample and attack)."""
-    lines = [line for line in path.read_text().splitlines() if line.strip()]
+def _drop_partial_line(path: Path) -> bool:
+    """Cut a last line that has no line break (a killed run's last record, half written) off the
+    file, so that the next record starts a line of its own; whether there was one."""
+    data = path.read_bytes()
+    whole = data.rfind(b"\n") + 1
+    if whole == len(data):
+        return False
+    os.truncate(path, whole)
+    return True
+
+
+def _load_progress(path: Path, config: BenchConfig) -> dict[tuple[int, str], dict] | None:
+    """The records of an earlier run of the same settings (the last one per sample and attack);
+    ``None`` if the file holds no run, not even its settings line."""
+    lines = path.read_text().splitlines()
     if not lines:
-        return {}
+        return None
     try:
         header = json.loads(lines[0]).get("bench")
     except json.JSONDecodeError:
@@ -297,11 +313,12 @@ def _load_progress(path: Path, config: BenchConfig) -> dict[tuple[int, str], dic
         raise BenchError(f"{path} holds a run with other settings ({header}); resume with the same --victim, --budget, "
                          f"--seed and --filter, or start afresh without --resume")
     done = {}
-    for line in lines[1:]:
+    for number, line in enumerate(lines[1:], 2):
         try:
             entry = json.loads(line)
-        except json.JSONDecodeError:  # a line cut short by an interruption
-            continue
+        except json.JSONDecodeError:  # only the last line can be cut short, and that one is dropped first
+            raise BenchError(f"{path}, line {number}, is not a record: the file is damaged; start afresh without "
+                             f"--resume") from None
         done[(entry["index"], entry["attack"])] = entry
     return done
 
@@ -324,14 +341,18 @@ def run_bench(config: BenchConfig, out: Path, *, resume: bool = False, use_ray: 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     records_file = out.with_suffix(".jsonl")
-    done: dict[tuple[int, str], dict] = {}
+    earlier = None
     if resume and records_file.exists():
-        done = _load_progress(records_file, config)
-        log(f"resuming from {records_file}: {len(done)} sample records done")
-    else:
+        if _drop_partial_line(records_file):
+            log(f"dropped the last line of {records_file}: a record cut short when the run was stopped")
+        earlier = _load_progress(records_file, config)
+    if earlier is None:
         if resume:
             log(f"nothing to resume at {records_file}; starting afresh")
-        records_file.write_text(json.dumps({"bench": config.settings()}) + "\n")
+        atomic_write_text(records_file, json.dumps({"bench": config.settings()}) + "\n")
+    else:
+        log(f"resuming from {records_file}: {len(earlier)} sample records done")
+    done: dict[tuple[int, str], dict] = earlier or {}
     if progress is not None:
         progress.note("Loading the victim and choosing the inputs…")
     if "rl" in config.attacks:
@@ -388,8 +409,8 @@ def run_bench(config: BenchConfig, out: Path, *, resume: bool = False, use_ray: 
         pool.close()
     samples = [done[(i, a)] for i in indices for a in config.attacks if (i, a) in done]
     report = make_report(config, out, samples, pool.description, time.perf_counter() - started, fallback)
-    out.write_text(json.dumps(report, indent=1) + "\n")
-    out.with_suffix(".md").write_text(markdown(report, out.with_suffix(".png").name))
+    background.write_json(out, report)
+    atomic_write_text(out.with_suffix(".md"), markdown(report, out.with_suffix(".png").name))
     plot(report, out.with_suffix(".png"))
     return report
 
@@ -526,7 +547,8 @@ def plot(report: dict, path: Path) -> None:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with atomic_path(path) as partial:
+        fig.savefig(partial, dpi=120)
     plt.close(fig)
 
 

@@ -32,11 +32,16 @@ sides are attacked on the same inputs; ``clean_accuracy`` covers the whole test 
 
 Long runs report progress through :class:`Progress` (bars on stderr, and a JSON file that the
 app's Robustness page polls); the page runs ``python -m rlab_core robustness`` in the background
-(``rlab_app.jobs.start_robustness``), in ``runs/robustness/<victim>/``.
+(``rlab_app.jobs.start_robustness``), in ``runs/robustness/<victim>/``. A run given a ``phases``
+folder (``<out stem>.phases/`` on the command line) keeps each finished step there (:data:`STEPS`:
+the attacks on the training split, fine-tuning, the test attacks before, after, and the adaptive
+attacker's), so that a killed run resumes from its last finished step (:class:`RunSteps`). Every
+step is seeded, so a resumed run gives the numbers of one never stopped.
 """
 from __future__ import annotations
 
-import os
+import json
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -62,6 +67,7 @@ from rlab_core.agents.agent import (
 from rlab_core.attacks.rl import RLAttack
 from rlab_core.attacks.session import default_max_patches
 from rlab_core.attacks.square import SquareLinfAttack
+from rlab_core.files import atomic_path, atomic_write_text
 from rlab_core.filters import MIX
 from rlab_core.run_record import run_record
 from rlab_core.victims import PROFILES, Victim, file_sha256, get_profile, hardened_path
@@ -156,10 +162,8 @@ def save_hardened(state: dict, path: Path) -> None:
     path = Path(path)
     if path.resolve() in shipped_weights():
         raise RobustnessError(f"{path} holds a victim's shipped weights: hardened weights never go there")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.tmp")
-    torch.save(state, partial)
-    os.replace(partial, path)
+    with atomic_path(path) as partial:
+        torch.save(state, partial)
 
 
 def shipped_copy(victim: str) -> nn.Module:
@@ -183,6 +187,15 @@ class AdversarialSet:
 
     def arrays(self) -> tuple[torch.Tensor, torch.Tensor]:
         return torch.stack(self.x), torch.tensor(self.y, dtype=torch.long)
+
+    def saved(self) -> dict:
+        """The set as a run's kept step holds it: tensors, numbers and strings (see :class:`RunSteps`)."""
+        x, y = self.arrays() if len(self) else (torch.empty(0), torch.empty(0, dtype=torch.long))
+        return {"x": x, "y": y, "counts": self.counts}
+
+    @classmethod
+    def from_saved(cls, saved: dict) -> AdversarialSet:
+        return cls(list(saved["x"]), saved["y"].tolist(), saved["counts"])
 
     def __len__(self) -> int:
         return len(self.y)
@@ -399,19 +412,93 @@ def adaptive_config(config: RobustnessConfig, shipped: Agent) -> AgentTrainConfi
                                              **config.adaptive_recipe})
 
 
-def run_robustness(config: RobustnessConfig, weights: Path | None = None, progress: Progress | None = None) -> dict:
-    """Fine-tune ``config.victim`` against its shipped agent, save the hardened weights at
-    ``weights`` (default :func:`hardened_path`), and return the before/after report."""
-    progress = progress or Progress()
-    weights = Path(weights) if weights is not None else hardened_path(config.victim)
-    if weights.resolve() in shipped_weights():
-        raise RobustnessError(f"{weights} holds a victim's shipped weights: hardened weights never go there")
-    victim, started, seconds = config.victim, time.time(), {}
-    original = Victim.builtin(victim)
-    shipped = load_agent(original, warn=lambda message: progress.note(f"warning: {message}"))
+# ----------------------------------------------------------------------- a run's finished steps
 
-    # 1. Adversarial samples from the training split (and the validation split, for stopping).
-    clock = time.time()
+# A run's steps, each kept in a file of its own once finished, and the phase (progress bar) each counts in.
+STEPS = {"attack": "attack", "fine-tune": "fine-tune", "before": "evaluate", "after": "evaluate", "adaptive": "adaptive"}
+TENSOR_STEPS = ("attack", "fine-tune")  # kept with torch.save (adversarial inputs, weights); the others as JSON
+SETTINGS_FILE = "settings.json"
+
+
+def phases_folder(out: Path) -> Path:
+    """Where the run that writes report ``out`` keeps its finished steps: ``<out stem>.phases/`` beside it."""
+    return Path(out).with_suffix(".phases")
+
+
+def run_settings(config: RobustnessConfig) -> dict:
+    """What a resumed run must share with the run it continues: the settings, the shipped weights and agent."""
+    settings = {"config": asdict(config), "shipped_weights_sha256": file_sha256(get_profile(config.victim).weights_path),
+                "shipped_agent_sha256": file_sha256(agent_path(config.victim))}
+    return json.loads(json.dumps(settings))  # as read back from its file
+
+
+def resumable(folder: Path, config: RobustnessConfig) -> bool:
+    """Whether ``folder`` holds steps of a run with ``config``'s settings."""
+    return background.read_json(Path(folder) / SETTINGS_FILE) == run_settings(config)
+
+
+class RunSteps:
+    """The finished steps of a run, one file each in ``folder`` (written whole or not at all, see
+    :mod:`rlab_core.files`), beside the settings they were made with: a stopped run resumes from
+    its last finished step. ``folder=None`` keeps nothing."""
+
+    def __init__(self, folder: Path | None, settings: dict, resume: bool, progress: Progress) -> None:
+        self.folder, self.progress = folder, progress
+        self.resumed_seconds = 0.0  # the time the steps read back took in the run that made them
+        if folder is None:
+            return
+        earlier = background.read_json(folder / SETTINGS_FILE) if resume else None
+        if earlier is None:
+            if resume:
+                progress.note(f"nothing to resume in {relative_to_root(folder)}; starting afresh")
+            shutil.rmtree(folder, ignore_errors=True)  # another run's steps
+            background.write_json(folder / SETTINGS_FILE, settings)
+        elif earlier != settings:
+            changed = [k for k in settings["config"] if earlier.get("config", {}).get(k) != settings["config"][k]]
+            changed += [k for k in settings if k != "config" and earlier.get(k) != settings[k]]
+            raise RobustnessError(f"{folder} holds a run with other settings (not the same {', '.join(changed)}); resume "
+                                  f"with the same --victim, preset and --seed, or start afresh without --resume")
+
+    def path(self, step: str) -> Path:
+        assert self.folder is not None  # only asked of a run that keeps its steps
+        return self.folder / f"{step}{'.pt' if step in TENSOR_STEPS else '.json'}"
+
+    def run(self, step: str, make: Callable[[], dict]) -> dict:
+        """Step ``step``'s output: read back if an earlier run finished it, else made by ``make`` and
+        kept, with its time and its phase's progress (what a resumed run shows of it)."""
+        phase = STEPS[step]
+        saved = self._load(step)
+        if saved is not None:
+            self.resumed_seconds += saved["seconds"]
+            self.progress.restore(phase, saved["progress"], f"resumed: the {step} step was finished by an earlier run "
+                                                            f"({relative_to_root(self.path(step))})")
+            return saved
+        clock = time.time()
+        made = make()
+        made.update(seconds=round(time.time() - clock, 1), progress=dict(self.progress.state["phases"][phase]))
+        if self.folder is not None:
+            self._save(step, made)
+        return made
+
+    def _save(self, step: str, made: dict) -> None:
+        if step in TENSOR_STEPS:
+            with atomic_path(self.path(step)) as partial:
+                torch.save(made, partial)
+        else:
+            background.write_json(self.path(step), made)
+
+    def _load(self, step: str) -> dict | None:
+        if self.folder is None or not self.path(step).exists():
+            return None
+        if step in TENSOR_STEPS:
+            return torch.load(self.path(step), weights_only=True)  # tensors, numbers and strings only: nothing unpickled
+        return background.read_json(self.path(step))
+
+
+# ------------------------------------------------------------------------------------ the run
+
+def attack_step(config: RobustnessConfig, original: Victim, shipped: Agent, progress: Progress) -> dict:
+    """1. Adversarial samples from the training split (and the validation split, for stopping)."""
     rng = np.random.default_rng(config.seed)
     train_inputs = training_inputs(original, config.n_attack_inputs, "train", False, rng)
     val_inputs = training_inputs(original, config.n_val_attacks, "val", False, np.random.default_rng(config.seed + 1))
@@ -420,22 +507,13 @@ def run_robustness(config: RobustnessConfig, weights: Path | None = None, progre
     train_adv = adversarial_samples(original, shipped, train_inputs, config.budget, config.seed, progress)
     val_adv = adversarial_samples(original, shipped, val_inputs, config.budget, config.seed + len(train_inputs), progress)
     progress.complete()
-    progress.note(f"{len(train_adv)} adversarial training samples, {len(val_adv)} for validation")
-    seconds["attack"] = round(time.time() - clock, 1)
+    return {"train": train_adv.saved(), "val": val_adv.saved()}
 
-    # 2. Fine-tuning; the hardened weights go beside the shipped ones.
-    clock = time.time()
-    state, history, best_epoch = fine_tune(config, train_adv, val_adv, progress)
-    save_hardened(state, weights)
-    hardened = Victim.builtin(victim, weights)
-    progress.note(f"saved the hardened weights (epoch {best_epoch}) at {relative_to_root(weights)}")
-    seconds["fine-tune"] = round(time.time() - clock, 1)
 
-    # 3. Before and after, on test inputs both networks classify correctly.
-    clock = time.time()
-    inputs = eval_inputs([original, hardened], config.n_eval)
-    square_inputs = inputs[:config.n_square]
-    progress.start("evaluate", 2 * (len(SETTINGS) * len(inputs) + len(square_inputs)),
+def before_step(config: RobustnessConfig, original: Victim, hardened: Victim, shipped: Agent, inputs: list,
+                progress: Progress) -> dict:
+    """3a. The shipped weights attacked; what fooled them, shown to the hardened weights."""
+    progress.start("evaluate", 2 * (len(SETTINGS) * len(inputs) + len(inputs[:config.n_square])),
                    f"Attacking {len(inputs)} test inputs before and after fine-tuning")
     hits: list[bool] = []  # does the hardened network classify correctly what fooled the shipped one?
     candidates: list[dict] = []
@@ -446,63 +524,106 @@ def run_robustness(config: RobustnessConfig, weights: Path | None = None, progre
         probs = hardened.scores(result.x_adv[None].float()).softmax(-1)[0].detach()
         hits.append(int(probs.argmax()) == y)
         if setting == "mix" and hits[-1] and len(candidates) < 4 * config.n_samples:
-            candidates.append(sample_record(victim, i, y, result, probs))
+            candidates.append(sample_record(config.victim, i, y, result, probs))
 
     with torch.no_grad():
-        before_rl = rl_attacks(original, shipped, inputs, config.budget, progress, on_result=keep)
-    before_square = square_attacks(original, square_inputs, config, progress)
-    after_rl = rl_attacks(hardened, shipped, inputs, config.budget, progress)
-    after_square = square_attacks(hardened, square_inputs, config, progress)
-    progress.complete()
-    before = side_report(original, before_rl, before_square, config.budget, [False] * len(hits))
-    after = side_report(hardened, after_rl, after_square, config.budget, hits)
-    seconds["evaluate"] = round(time.time() - clock, 1)
+        rl = rl_attacks(original, shipped, inputs, config.budget, progress, on_result=keep)
+    return {"rl": rl, "square": square_attacks(original, inputs[:config.n_square], config, progress), "hits": hits,
+            "candidates": candidates}
 
-    # The adaptive attacker: the shipped recipe, trained against the hardened network.
-    clock = time.time()
-    adaptive = adaptive_config(config, shipped)
-    agent_file = adaptive_agent_path(weights)
+
+def after_step(config: RobustnessConfig, hardened: Victim, shipped: Agent, inputs: list, progress: Progress) -> dict:
+    """3b. The hardened weights attacked the same way."""
+    rl = rl_attacks(hardened, shipped, inputs, config.budget, progress)
+    square = square_attacks(hardened, inputs[:config.n_square], config, progress)
+    progress.complete()
+    return {"rl": rl, "square": square}
+
+
+def adaptive_step(config: RobustnessConfig, adaptive: AgentTrainConfig, hardened: Victim, agent_file: Path,
+                  inputs: list, progress: Progress) -> dict:
+    """The adaptive attacker: the shipped recipe, trained against the hardened network, on the same test inputs."""
     progress.start("adaptive", len(inputs) + 1, f"Training an agent against the hardened victim ({adaptive.ppo_steps} "
                                                 f"PPO steps, {adaptive.n_inputs} training inputs)")
-    adaptive_agent = train_agent(adaptive, log=progress.note, victim=hardened, path=agent_file)
+    agent = train_agent(adaptive, log=progress.note, victim=hardened, path=agent_file)
     progress.advance(message="The adaptive agent attacks the test inputs")
-    adaptive_rl = rl_attacks(hardened, adaptive_agent, inputs, config.budget, progress, settings=("mix",))
+    rl = rl_attacks(hardened, agent, inputs, config.budget, progress, settings=("mix",))
     progress.complete()
-    seconds["adaptive"] = round(time.time() - clock, 1)
+    return {"rl": rl, **{key: agent.meta.get(key) for key in ("validation", "chosen", "training_seconds")}}
 
-    after_mix = {r["index"]: r for r in after_rl if r["filter"] == "mix"}
+
+def run_robustness(config: RobustnessConfig, weights: Path | None = None, progress: Progress | None = None, *,
+                   phases: Path | None = None, resume: bool = False) -> dict:
+    """Fine-tune ``config.victim`` against its shipped agent, save the hardened weights at
+    ``weights`` (default :func:`hardened_path`), and return the before/after report.
+
+    ``phases``: a folder where each finished step is kept (:class:`RunSteps`); with ``resume``,
+    the steps an earlier run of the same settings finished there are read back, not run again."""
+    progress = progress or Progress()
+    weights = Path(weights) if weights is not None else hardened_path(config.victim)
+    if weights.resolve() in shipped_weights():
+        raise RobustnessError(f"{weights} holds a victim's shipped weights: hardened weights never go there")
+    started = time.time()
+    steps = RunSteps(phases, run_settings(config), resume, progress)
+    original = Victim.builtin(config.victim)
+    shipped = load_agent(original, warn=lambda message: progress.note(f"warning: {message}"))
+
+    attacked = steps.run("attack", lambda: attack_step(config, original, shipped, progress))
+    train_adv, val_adv = AdversarialSet.from_saved(attacked["train"]), AdversarialSet.from_saved(attacked["val"])
+    progress.note(f"{len(train_adv)} adversarial training samples, {len(val_adv)} for validation")
+
+    # 2. Fine-tuning; the hardened weights go beside the shipped ones (again from the kept step, on a resumed run).
+    tuned = steps.run("fine-tune", lambda: dict(zip(("state", "history", "best_epoch"),
+                                                    fine_tune(config, train_adv, val_adv, progress))))
+    save_hardened(tuned["state"], weights)
+    hardened = Victim.builtin(config.victim, weights)
+    progress.note(f"saved the hardened weights (epoch {tuned['best_epoch']}) at {relative_to_root(weights)}")
+
+    # 3. Before and after, on test inputs both networks classify correctly; then the adaptive attacker.
+    inputs = eval_inputs([original, hardened], config.n_eval)
+    before = steps.run("before", lambda: before_step(config, original, hardened, shipped, inputs, progress))
+    after = steps.run("after", lambda: after_step(config, hardened, shipped, inputs, progress))
+    adaptive = adaptive_config(config, shipped)
+    agent_file = adaptive_agent_path(weights)
+    attacker = steps.run("adaptive", lambda: adaptive_step(config, adaptive, hardened, agent_file, inputs, progress))
+
+    done = {"attack": attacked, "fine-tune": tuned, "before": before, "after": after, "adaptive": attacker}
+    seconds: dict[str, float] = {}
+    for step, phase in STEPS.items():
+        seconds[phase] = round(seconds.get(phase, 0.0) + done[step]["seconds"], 1)
+    after_mix = {r["index"]: r for r in after["rl"] if r["filter"] == "mix"}
     samples = [{**c, "after_attack": {k: after_mix[c["index"]][k] for k in ("success", "queries")}}
-               for c in candidates]
+               for c in before["candidates"]]
     samples.sort(key=lambda s: s["after_attack"]["success"])  # those the agent cannot fool after, first
     grid = original.grid
     return {
-        "run": run_record(seed=config.seed, victim=victim),
-        "victim": victim,
-        "modality": get_profile(victim).modality,
+        "run": run_record(seed=config.seed, victim=config.victim),
+        "victim": config.victim,
+        "modality": get_profile(config.victim).modality,
         "preset": config.preset,
         "command": config.command(),
         "config": asdict(config),
         "hardened_weights": relative_to_root(weights),
         "hardened_weights_sha256": file_sha256(weights),
-        "shipped_agent_sha256": file_sha256(agent_path(victim)),
+        "shipped_agent_sha256": file_sha256(agent_path(config.victim)),
         "evaluation": {"split": "test", "inputs": len(inputs), "budget": config.budget,
                        "max_patches": default_max_patches(grid), "n_patches": grid.n_patches,
-                       "square": {"norm": "linf", "eps": config.square_eps, "inputs": len(square_inputs)},
+                       "square": {"norm": "linf", "eps": config.square_eps, "inputs": len(inputs[:config.n_square])},
                        "rule": "the first test items both networks classify correctly; input i attacked with seed i; "
                                "a failure counts the whole budget in a median"},
         "generation": {"train": train_adv.counts, "val": val_adv.counts, "train_samples": len(train_adv),
                        "val_samples": len(val_adv)},
-        "fine_tuning": {"history": history, "best_epoch": best_epoch, "epochs_run": len(history) - 1,
-                        "ratio": config.ratio},
-        "before": before,
-        "after": after,
-        "adaptive": {**summary(adaptive_rl, config.budget), "filter": "mix", "agent": relative_to_root(agent_file),
+        "fine_tuning": {"history": tuned["history"], "best_epoch": tuned["best_epoch"],
+                        "epochs_run": len(tuned["history"]) - 1, "ratio": config.ratio},
+        "before": side_report(original, before["rl"], before["square"], config.budget, [False] * len(before["hits"])),
+        "after": side_report(hardened, after["rl"], after["square"], config.budget, before["hits"]),
+        "adaptive": {**summary(attacker["rl"], config.budget), "filter": "mix", "agent": relative_to_root(agent_file),
                      "recipe": {**asdict(adaptive), "cells_per_patch": list(adaptive.cells_per_patch)},
-                     "validation": adaptive_agent.meta.get("validation"), "chosen": adaptive_agent.meta.get("chosen"),
-                     "training_seconds": adaptive_agent.meta.get("training_seconds"),
-                     "attacks": by_setting(adaptive_rl)},
+                     "validation": attacker["validation"], "chosen": attacker["chosen"],
+                     "training_seconds": attacker["training_seconds"], "attacks": by_setting(attacker["rl"])},
         "samples": samples[:config.n_samples],
-        "seconds": {**seconds, "total": round(time.time() - started, 1)},
+        # total: this run's time, and that of the steps it read back from an earlier run
+        "seconds": {**seconds, "total": round(time.time() - started + steps.resumed_seconds, 1)},
     }
 
 
@@ -590,7 +711,7 @@ def markdown(report: dict) -> str:
 def save_report(report: dict, out: Path) -> None:
     """The report as ``out`` (.json, what the Robustness page reads) and its before/after table beside it (.md)."""
     background.write_json(out, report, compact=True)
-    Path(out).with_suffix(".md").write_text(markdown(report))
+    atomic_write_text(Path(out).with_suffix(".md"), markdown(report))
 
 
 # ----------------------------------------------------------------- where the page's runs and reports are

@@ -7,7 +7,9 @@ a few seconds each) write into a runs folder under tmp_path, never into the repo
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -167,6 +169,28 @@ def test_stop_ends_the_worker(places) -> None:
         if worker.poll() is None:
             worker.kill()
         worker.wait()
+
+
+def test_a_killed_run_is_shown_stopped(places) -> None:
+    """A worker killed (SIGKILL) midway cannot say so: the page tells it from its dead process."""
+    _, runs = places
+    folder = jobs.start_bench(bench.BenchConfig(VICTIM, ("rl", "random"), n=8, budget=100), runs / VICTIM)
+    records = folder / "live.jsonl"
+    deadline = time.monotonic() + 120
+    while jobs.worker_state(folder)[0] == "running" and time.monotonic() < deadline and \
+            (not records.exists() or records.read_text().count("\n") < 2):  # the settings line and one record
+        time.sleep(0.05)
+    status, progress = jobs.worker_state(folder)
+    assert status == "running", jobs.log_tail(folder, 40)
+    os.killpg(progress["pid"], signal.SIGKILL)
+    while jobs.worker_state(folder)[0] == "running" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    status, progress = jobs.worker_state(folder)
+    assert status == "stopped" and progress["status"] == "running"  # the file still says running
+    at = benchmark_page()
+    assert any(w.value.startswith("The run stopped before finishing") for w in at.warning)
+    assert "input " in at.code[0].value  # the end of its log: the inputs it finished
+    assert not at.button(key="bench_start").disabled and at.button(key="bench_stop").disabled
 
 
 def test_cli_bench_progress_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -159,3 +159,27 @@ def test_stop_ends_the_worker(places, monkeypatch: pytest.MonkeyPatch) -> None:
         if worker.poll() is None:
             worker.kill()
         worker.wait()
+
+
+@pytest.mark.parametrize("preset, resumed", [("quick", True), ("default", False)])
+def test_start_resumes_a_stopped_run_of_the_same_setting(places, monkeypatch: pytest.MonkeyPatch, preset: str,
+                                                         resumed: bool) -> None:
+    """A quick run killed midway (its process gone, its progress file still saying running) left its
+    steps: Start with the quick setting resumes it; with another setting, starts afresh."""
+    _, runs = places
+    folder = runs / VICTIM
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    background.write_json(folder / "progress.json", {"status": "running", "pid": int(dead.stdout), "started": time.time(),
+                                                     "preset": "quick", "phase": "fine-tune", "message": "epoch 1/4",
+                                                     "phases": {"attack": {"done": 160, "total": 160, "seconds": 8.0}}})
+    steps = robustness.phases_folder(folder / "report.json")
+    background.write_json(steps / robustness.SETTINGS_FILE, robustness.run_settings(robustness.config_for(VICTIM, "quick")))
+    commands: list[list[str]] = []
+    monkeypatch.setattr(jobs, "start_worker", lambda command, folder, **info: commands.append(command) or folder)
+    at = robustness_page()
+    assert any(w.value.startswith("The run stopped before finishing") for w in at.warning)
+    checked(at.radio(key="robustness_preset").set_value(preset).run())
+    checked(at.button(key="robustness_start").click().run())
+    [command] = commands
+    assert ("--resume" in command) == resumed and ("--quick" in command) == (preset == "quick")

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -175,6 +178,72 @@ def test_resume_runs_only_the_samples_not_done(tmp_path) -> None:
     assert again["samples"][:6] == first["samples"]
     with pytest.raises(BenchError, match="other settings"):
         run_bench(BenchConfig(attacks=config.attacks, n=3, victim="ecg-cnn", filter="mix", budget=40), out, resume=True)
+
+
+def without_seconds(records: list[dict]) -> list[dict]:
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in records]
+
+
+def test_resume_drops_a_last_record_cut_short_and_redoes_only_it(tmp_path) -> None:
+    out, logged = tmp_path / "cut.json", []
+    config = BenchConfig(attacks=("rl", "random"), n=2, **ECG)
+    whole = run_bench(config, out)
+    records = out.with_suffix(".jsonl")
+    lines = records.read_text().splitlines(keepends=True)
+    assert len(lines) == 1 + 4
+    records.write_text("".join(lines[:-1]) + lines[-1][:len(lines[-1]) // 2])  # killed while writing the last record
+    again = run_bench(config, out, resume=True, log=logged.append)
+    assert any("dropped the last line" in line for line in logged)
+    assert any("3 sample records done" in line for line in logged)
+    kept = records.read_text().splitlines(keepends=True)
+    assert kept[:-1] == lines[:-1] and len(kept) == len(lines)  # the cut record redone, once, on a line of its own
+    assert without_seconds([json.loads(kept[-1])]) == without_seconds([json.loads(lines[-1])])
+    assert without_seconds(again["samples"]) == without_seconds(whole["samples"])
+    # A damaged line anywhere else is not taken for a cut one.
+    records.write_text("".join(lines[:2]) + "{not json\n" + "".join(lines[2:]))
+    with pytest.raises(BenchError, match="line 3, is not a record"):
+        run_bench(config, out, resume=True)
+
+
+def test_a_killed_bench_resumes_where_it_was(tmp_path) -> None:
+    """``bench`` killed (SIGKILL) once some inputs are done, then run again with ``--resume``: the
+    records are those of a run never stopped, and the inputs done before the kill are not redone."""
+    config = BenchConfig(attacks=("rl", "greedy", "random"), n=6, budget=100, filter="illuminate", victim="ecg-cnn")
+    out, records = tmp_path / "killed.json", tmp_path / "killed.jsonl"
+    command = [sys.executable, "-m", "rlab_core", "bench", "--modality", "ecg", "--victim", config.victim, "--attacks",
+               ",".join(config.attacks), "--n", str(config.n), "--budget", str(config.budget), "--filter",
+               config.filter, "--out", str(out)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    first = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while first.poll() is None and time.monotonic() < deadline and \
+                (not records.exists() or records.read_text().count("\n") < 2):  # the settings line and one record
+            time.sleep(0.02)
+        assert first.poll() is None, "the run ended before it could be killed"
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    before = records.read_text()
+    complete = before[:before.rfind("\n") + 1]  # without a record the kill cut short, if any
+    finished = [json.loads(line) for line in complete.splitlines()[1:]]
+    assert not out.exists() and 1 <= len(finished) < config.n * len(config.attacks)
+
+    again = subprocess.run([*command, "--resume"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+                           check=False)
+    assert again.returncode == 0, again.stderr
+    assert f"{len(finished)} sample records done" in again.stderr
+    after = records.read_text()
+    assert after.startswith(complete)
+    rerun = [json.loads(line) for line in after[len(complete):].splitlines()]
+    assert {(r["index"], r["attack"]) for r in rerun}.isdisjoint((r["index"], r["attack"]) for r in finished)
+    resumed = json.loads(out.read_text())
+    uninterrupted = run_bench(config, tmp_path / "whole.json")
+    assert without_seconds(resumed["samples"]) == without_seconds(uninterrupted["samples"])
+    assert len(resumed["samples"]) == len(after.splitlines()) - 1 == config.n * len(config.attacks)
 
 
 def test_median_l2_falls_back_to_all_of_rl_when_it_never_succeeded() -> None:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -249,6 +251,69 @@ def test_the_pages_background_run_of_the_quick_command(tmp_path: Path, shipped_b
     for path, (sha, _) in files.items():
         assert digest(path) == sha, path
     assert hardened_in_assets() == hardened
+
+
+def tiny_command(folder: Path, *args: str) -> list[str]:
+    """``robustness --quick`` into ``folder``, as a process of its own, with the quick preset shrunk to :data:`TINY`."""
+    code = ("import sys; from rlab_core import robustness; "
+            f"robustness.SIZES['quick'] = {{**robustness.SIZES['quick'], **{TINY!r}}}; "
+            "from rlab_core.cli import main; sys.exit(main(sys.argv[1:]))")
+    return [sys.executable, "-c", code, "robustness", "--modality", "ecg", "--quick", "--out", str(folder / "report.json"),
+            "--progress", str(folder / "progress.json"), *args]
+
+
+def comparable(report: dict) -> dict:
+    """A report without its times, the paths of its run's folder and the commit (a commit made while the test runs)."""
+    adaptive = {k: v for k, v in report["adaptive"].items() if k not in ("agent", "training_seconds")}
+    run = {k: v for k, v in report["run"].items() if k != "git_commit"}
+    return {**{k: v for k, v in report.items() if k not in ("seconds", "hardened_weights")}, "adaptive": adaptive,
+            "run": run}
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_from_its_last_finished_step(tiny_run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    """The tiny run killed (SIGKILL) once its first step is kept, then run again with ``--resume``:
+    the kept steps are read back, not redone, and the report is that of the run never stopped."""
+    steps, env = robustness.phases_folder(tmp_path / "report.json"), {**os.environ, "OMP_NUM_THREADS": "1"}
+    with open(tmp_path / "log.txt", "w") as log:
+        first = subprocess.Popen(tiny_command(tmp_path), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 900
+            while first.poll() is None and not (steps / "attack.pt").exists() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert first.poll() is None, (tmp_path / "log.txt").read_text()[-2000:]
+            first.send_signal(signal.SIGKILL)
+            first.wait(timeout=10)
+        finally:
+            if first.poll() is None:
+                first.kill()
+                first.wait()
+    assert jobs.worker_state(tmp_path)[0] == "stopped"  # what the page shows of it
+    assert not (tmp_path / "report.json").exists()
+    kept = {path: (digest(path), path.stat().st_mtime_ns) for path in steps.iterdir() if path.is_file()}
+    assert steps / "attack.pt" in kept
+
+    again = subprocess.run(tiny_command(tmp_path, "--resume"), cwd=ROOT, env=env, capture_output=True, text=True,
+                           timeout=1800, check=False)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "resumed: the attack step" in again.stderr and "The shipped agent attacks" not in again.stderr
+    for path, (sha, modified) in kept.items():  # read back, never written again
+        assert digest(path) == sha and path.stat().st_mtime_ns == modified, path
+    progress = json.loads((tmp_path / "progress.json").read_text())
+    assert progress["status"] == "done" and list(progress["phases"]) == list(robustness.PHASES)
+    assert all(p["done"] == p["total"] for p in progress["phases"].values())
+    # Every step is seeded (the attacks by input, fine-tuning and the adaptive agent by the run's seed): the
+    # resumed run's report is the uninterrupted one's, the hardened weights' hash included.
+    _, whole, _ = tiny_run
+    assert comparable(json.loads((tmp_path / "report.json").read_text())) == comparable(whole)
+
+    # Other settings are refused, in one line.
+    monkeypatch.setitem(robustness.SIZES, "quick", {**robustness.SIZES["quick"], **TINY})
+    assert main(tiny_command(tmp_path, "--resume", "--seed", "1")[3:]) == 2
+    assert capsys.readouterr().err.splitlines() == [f"error: {steps} holds a run with other settings (not the same seed); "
+                                                    "resume with the same --victim, preset and --seed, or start afresh "
+                                                    "without --resume"]
 
 
 @pytest.mark.slow

@@ -35,7 +35,7 @@ def run_controls(spec: VictimProfile, folder: Path, status: str) -> None:
                 errors=robustness.RobustnessError, launch=lambda: jobs.start_robustness(spec.name, preset, folder),
                 where=f"The run is a separate process writing to `{relative_to_root(folder)}`: leave or reload "
                       "the page, it goes on. Its hardened weights stay in that folder; the shipped weights are never "
-                      "changed.")
+                      "changed. A stopped run started again with the same setting goes on from its last finished step.")
 
 
 def show_progress(folder: Path) -> None:

@@ -40,6 +40,7 @@ from rlab_core.agents.policy import PatchPolicy
 from rlab_core.attacks.patch import attack_filters
 from rlab_core.attacks.rl import RLAttack
 from rlab_core.attacks.session import AttackSession
+from rlab_core.files import atomic_path
 from rlab_core.victims import PROFILES, Victim, file_sha256, get_profile
 from rlab_core.victims.profiles import WEIGHTS
 
@@ -334,10 +335,10 @@ def adaptive_agent_path(weights: Path) -> Path:
 
 
 def save(model, meta: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    model.save(path)
-    with zipfile.ZipFile(path, "a") as archive:
-        archive.writestr(META_NAME, json.dumps(meta, indent=2, default=str))
+    with atomic_path(path) as partial:  # a loader never sees an archive without its rlab.json
+        model.save(partial)
+        with zipfile.ZipFile(partial, "a") as archive:
+            archive.writestr(META_NAME, json.dumps(meta, indent=2, default=str))
 
 
 def load_agent(victim: Victim | str, warn: Callable[[str], None] | None = None, path: Path | None = None) -> Agent:

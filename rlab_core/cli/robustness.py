@@ -20,6 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", type=Path, help="where the hardened weights go (default: assets/victims/"
                                                      "<victim>-hardened.pt; with --quick, beside --out or in runs/)")
     parser.add_argument("--progress", type=Path, help="keep the run's progress in this JSON file (the app polls it)")
+    parser.add_argument("--resume", action="store_true", help="continue the run stopped in FILE.phases/ (beside --out) "
+                                                              "from its last finished step")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
 
 
@@ -31,6 +33,8 @@ def run(args: argparse.Namespace) -> int:
     victim = resolve_victim(args.modality, args.victim)
     if args.out is not None and args.out.suffix != ".json":
         raise UsageError(f"--out must name a .json file, got {args.out}")
+    if args.resume and args.out is None:
+        raise UsageError("--resume needs --out: a run keeps its finished steps beside its report")
     preset = "quick" if args.quick else "full" if args.full else "default"
     try:
         config = rb.config_for(victim, preset, args.seed)
@@ -40,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
     weights = args.weights or hardened_path(victim, quick_folder if preset == "quick" else None)
     progress = rb.Progress(args.progress, bars=True, log=log, victim=victim, preset=preset, command=config.command())
     try:
-        report = rb.run_robustness(config, weights, progress)
+        report = rb.run_robustness(config, weights, progress, resume=args.resume,
+                                   phases=None if args.out is None else rb.phases_folder(args.out))
     except (rb.RobustnessError, AgentError) as err:
         progress.finish("failed", error=str(err))
         raise UsageError(str(err)) from None

@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rlab_core.attacks.output import save_mp4, save_png
+from rlab_core.attacks.output import save_mp4, save_npy, save_png
 from rlab_core.explanations.explainer import Explanation
+from rlab_core.files import atomic_path, atomic_write_text
 from rlab_core.sample import Sample
 from rlab_core.victims import Victim
 
@@ -54,15 +55,15 @@ def save_ecg_overlay(path: Path, signal: np.ndarray, values: torch.Tensor, title
     ax.set_title(title)
     ax.set_xlabel("sample")
     fig.tight_layout()
-    fig.savefig(path)
+    with atomic_path(path) as partial:
+        fig.savefig(partial)
     plt.close(fig)
 
 
 def write_explanation(out: Path, explanation: Explanation, sample: Sample, summary: dict, victim: Victim) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "explanation.json").write_text(json.dumps(summary, indent=2))
+    atomic_write_text(out / "explanation.json", json.dumps(summary, indent=2))
     for name, attribution in explanation.maps.items():
-        np.save(out / f"{name}.npy", attribution.values.numpy())
+        save_npy(out / f"{name}.npy", attribution.values.numpy())
         if victim.modality == "ecg":
             low, high = sample.scale or (0.0, 1.0)
             save_ecg_overlay(out / f"{name}.png", low + sample.x[0].numpy() * (high - low), attribution.values, name)

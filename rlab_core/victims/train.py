@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rlab_core.files import atomic_path
 from rlab_core.victims.profiles import PROFILES, VictimProfile, get_profile
 
 
@@ -98,8 +99,8 @@ def train_victim(config: TrainConfig, log=print) -> dict:
         log(f"[{spec.name}] epoch {epoch + 1}/{config.epochs} loss {total_loss / len(order):.4f} "
             f"val_acc {val_acc:.4f} ({time.time() - started:.0f}s)")
 
-    spec.weights_path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(best_state, spec.weights_path)
+    with atomic_path(spec.weights_path) as partial:
+        torch.save(best_state, partial)
     return {"victim": spec.name, "seed": config.seed, "best_val_accuracy": best_acc,
             "seconds": round(time.time() - started, 1), "weights": str(spec.weights_path)}
 
