@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 import streamlit as st
+import torch
 
 from rlab_core.victims import DEFAULT_VICTIM, MODALITIES, get_profile, victims_for
 
@@ -36,6 +37,11 @@ def choose_victim() -> None:
     st.session_state["victim"] = victim
 
 
+# Every session's runs are threads of this one process. With torch's default (a thread per core per
+# call) concurrent sessions' threads oversubscribe the cores and spin against each other: on 2 cores
+# an attack or an explanation took 10 to 30 times longer as soon as anything else ran
+# (benchmarks/reliability.md, "Many users at once"). One thread per call; the sessions share the cores.
+torch.set_num_threads(1)
 st.set_page_config(page_title="RLAB", layout="wide")
 page = st.navigation(PAGES)
 choose_victim()
