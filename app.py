@@ -38,9 +38,9 @@ def choose_victim() -> None:
 
 
 # Every session's runs are threads of this one process. With torch's default (a thread per core per
-# call) concurrent sessions' threads oversubscribe the cores and spin against each other: on 2 cores
-# an attack or an explanation took 10 to 30 times longer as soon as anything else ran
-# (benchmarks/reliability.md, "Many users at once"). One thread per call; the sessions share the cores.
+# call) concurrent sessions oversubscribe the cores and their threads spin against each other: on 2
+# cores, in tests/test_load.py, two of five sessions' explanations had not ended after four minutes.
+# One thread per call, as the CLI's workers and the tests use: the sessions share the cores.
 torch.set_num_threads(1)
 st.set_page_config(page_title="RLAB", layout="wide")
 page = st.navigation(PAGES)

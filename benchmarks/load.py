@@ -51,7 +51,10 @@ from rlab_core.victims import Victim, get_profile
 OUT = Path(__file__).resolve().parent
 UPLOAD_NAME = "model.onnx"  # every upload's name: sessions must tell models apart by their bytes
 CAP_SECONDS = 4  # RLAB_MODEL_CAP_SECONDS of the server: the never-answering upload is stopped after this
-SERVER_ENV = {"RLAB_MODEL_CAP_SECONDS": str(CAP_SECONDS)}
+# The floor too: at the default 1 s, an honest upload's single query was stopped while five sessions
+# (one of them spinning the never-answering model) shared the 2 cores.
+FLOOR_SECONDS = 3
+SERVER_ENV = {"RLAB_MODEL_CAP_SECONDS": str(CAP_SECONDS), "RLAB_MODEL_FLOOR_SECONDS": str(FLOOR_SECONDS)}
 STEP_MS = 120_000  # one step (a page, a rerun, an attack) on a 2-core machine running five sessions
 DEADLINE_SECONDS = 240  # a whole run of sessions
 EXPLAIN_BUDGET = 20  # queries per RL attack of an explanation: its six attacks stay short
