@@ -39,6 +39,8 @@ def test_five_users_at_once_each_see_their_own_result_and_nothing_of_the_others(
     with app_server(tmp_path / "streamlit.log", SERVER_ENV) as (url, server), MemorySampler(server.pid) as memory:
         outcomes = asyncio.run(drive(url, sessions, screenshots=tmp_path / "screenshots"))
     by_label = dict(zip([s.label for s in sessions], outcomes))
+    print(f"server tree peak {memory.peak_mb:.0f} MB in {memory.processes} processes; "
+          + "; ".join(f"{o.label} {o.seconds:.0f} s" for o in outcomes))  # shown with pytest -s
 
     for session, outcome in zip(sessions, outcomes):
         for marker in session.markers():
