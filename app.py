@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 import streamlit as st
+import torch
 
 from rlab_core.victims import DEFAULT_VICTIM, MODALITIES, get_profile, victims_for
 
@@ -38,6 +39,11 @@ def choose_victim() -> None:
     st.session_state["victim"] = victim
 
 
+# Every session's runs are threads of this one process. With torch's default (a thread per core per
+# call) concurrent sessions oversubscribe the cores and their threads spin against each other: on 2
+# cores, in tests/test_load.py, two of five sessions' explanations had not ended after four minutes.
+# One thread per call, as the CLI's workers and the tests use: the sessions share the cores.
+torch.set_num_threads(1)
 st.set_page_config(page_title="RLAB", layout="wide")
 page = st.navigation(PAGES)
 choose_victim()

@@ -33,12 +33,14 @@ OUT = Path(__file__).resolve().parent
 TIMED_QUERIES = 200
 
 
-def export(victim: str, path: Path) -> None:
+def export(victim: str, path: Path, network: torch.nn.Module | None = None) -> None:
+    """The victim's shipped network (or ``network``, which takes the victim's input) as ONNX at ``path``."""
     spec = get_profile(victim)
+    module = shipped_copy(victim) if network is None else network
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
         # The stub wants a tuple of inputs; torch.onnx.export takes one bare tensor too (and wraps it itself).
-        torch.onnx.export(shipped_copy(victim).eval(), torch.rand(1, *spec.input_shape),  # type: ignore[arg-type]
+        torch.onnx.export(module.eval(), torch.rand(1, *spec.input_shape),  # type: ignore[arg-type]
                           path, dynamo=False, input_names=["x"], output_names=["scores"], dynamic_axes={"x": {0: "batch"}})
 
 

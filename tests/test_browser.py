@@ -6,11 +6,6 @@ Also writes ``docs/screenshot.png``, the picture of the app in the README, ``doc
 from __future__ import annotations
 
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +14,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect, sync_playwright
 
+from benchmarks.app_server import CHROMIUM, CHROMIUM_ARGS, app_server
 from rlab_core.datasets import FashionMNIST
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,54 +22,15 @@ SCREENSHOT = ROOT / "docs" / "screenshot.png"
 ATTACK_SCREENSHOT = ROOT / "docs" / "screenshot-attack.png"
 EXPLAIN_SCREENSHOT = ROOT / "docs" / "screenshot-explain.png"
 IMAGE_AGENT = ROOT / "assets" / "agents" / "image-cnn.zip"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
-SERVER_START_SECONDS = 60
 ANSWER_MS = 60_000  # the first prediction loads torch and the victim on a busy 2-core machine
 TOP1 = re.compile(r"Top-1: (" + "|".join(map(re.escape, FashionMNIST.class_names)) + r") \(")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_SECONDS
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"streamlit exited with code {server.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:  # not listening yet
-            time.sleep(0.5)
-    pytest.fail(f"streamlit did not answer within {SERVER_START_SECONDS} s:\n{log.read_text()}")
 
 
 @pytest.fixture
 def app_url(tmp_path: Path) -> Iterator[str]:
     """A Streamlit server of the app on a free local port, stopped after the test."""
-    port = free_port()
-    log = tmp_path / "streamlit.log"
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-               "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"]
-    with log.open("w") as output:
-        server = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            wait_until_healthy(url, server, log)
-            yield url
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+    with app_server(tmp_path / "streamlit.log") as (url, _):
+        yield url
 
 
 @pytest.fixture
