@@ -3,15 +3,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 import torch
 from counting import count_victim_calls
+from killing import kill_when
 from torch import nn
 
 from rlab_core import ROOT
@@ -215,18 +214,8 @@ def test_a_killed_bench_resumes_where_it_was(tmp_path) -> None:
                config.filter, "--out", str(out)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     first = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 300
-        while first.poll() is None and time.monotonic() < deadline and \
-                (not records.exists() or records.read_text().count("\n") < 2):  # the settings line and one record
-            time.sleep(0.02)
-        assert first.poll() is None, "the run ended before it could be killed"
-        first.send_signal(signal.SIGKILL)
-        first.wait(timeout=10)
-    finally:
-        if first.poll() is None:
-            first.kill()
-            first.wait()
+    kill_when(first, lambda: records.exists() and records.read_text().count("\n") >= 2,  # the settings line and one record
+              300, lambda: "the run ended before it could be killed", poll=0.02)
     before = records.read_text()
     complete = before[:before.rfind("\n") + 1]  # without a record the kill cut short, if any
     finished = [json.loads(line) for line in complete.splitlines()[1:]]

@@ -9,7 +9,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,7 @@ import numpy as np
 import pytest
 import torch
 from counting import CountingModel
+from killing import kill_when
 
 from rlab_app import jobs
 from rlab_core import ROOT, background, robustness
@@ -278,17 +278,7 @@ def test_a_killed_run_resumes_from_its_last_finished_step(tiny_run, tmp_path: Pa
     steps, env = robustness.phases_folder(tmp_path / "report.json"), {**os.environ, "OMP_NUM_THREADS": "1"}
     with open(tmp_path / "log.txt", "w") as log:
         first = subprocess.Popen(tiny_command(tmp_path), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 900
-            while first.poll() is None and not (steps / "attack.pt").exists() and time.monotonic() < deadline:
-                time.sleep(0.2)
-            assert first.poll() is None, (tmp_path / "log.txt").read_text()[-2000:]
-            first.send_signal(signal.SIGKILL)
-            first.wait(timeout=10)
-        finally:
-            if first.poll() is None:
-                first.kill()
-                first.wait()
+        kill_when(first, (steps / "attack.pt").exists, 900, lambda: (tmp_path / "log.txt").read_text()[-2000:], poll=0.2)
     assert jobs.worker_state(tmp_path)[0] == "stopped"  # what the page shows of it
     assert not (tmp_path / "report.json").exists()
     kept = {path: (digest(path), path.stat().st_mtime_ns) for path in steps.iterdir() if path.is_file()}
