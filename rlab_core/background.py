@@ -1,7 +1,7 @@
 """What a long run writes for whoever follows it: its progress file, and JSON written whole.
 
 ``python -m rlab_core robustness ... --progress FILE`` and ``... bench ... --progress FILE`` report
-through :class:`Progress`: ``status`` ``"running"``, then ``"done"`` or ``"failed"`` with an
+through :class:`Progress` (a :class:`~rlab_core.callbacks.Callback`): ``status`` ``"running"``, then ``"done"`` or ``"failed"`` with an
 ``error``; ``pid``; per phase ``done`` / ``total``. The app starts such runs in the background and
 follows their files (``rlab_app.jobs``); :func:`write_json` never lets a reader see half a file.
 Nothing here imports torch.
@@ -13,35 +13,32 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import ClassVar
 
+from rlab_core.callbacks import Callback
 from rlab_core.files import atomic_write_text
 
 PROGRESS = "progress.json"
 
 
-class Progress:
-    """Where a run is: its phase, how far in it, the last message.
-
-    Written as JSON to ``path`` (at most every ``every`` seconds, and at every phase change),
-    drawn as tqdm bars on stderr when ``bars`` (only on a terminal), and messages go to ``log``.
-    ``labels`` names the phases (a subclass sets it for its run's phases).
+class Progress(Callback):
+    """A :class:`~rlab_core.callbacks.Callback` that keeps where a run is (its phase, how far in
+    it, the last message) in a JSON file at ``path``, for a page to poll: written at most every
+    ``every`` seconds, and at every phase change and message. ``bars``: tqdm bars on stderr too
+    (only on a terminal). ``labels`` names the phases; ``info`` goes into the file as is.
+    :meth:`finish` ends the file: ``"done"``, or ``"failed"`` with an ``error``.
     """
 
-    labels: ClassVar[dict[str, str]] = {}
-
-    def __init__(self, path: Path | None = None, bars: bool = False, log: Callable[[str], None] | None = None,
-                 every: float = 1.0, **info) -> None:
-        self.path, self.bars, self.log, self.every = path, bars, log, every
+    def __init__(self, path: Path | None = None, bars: bool = False, every: float = 1.0,
+                 labels: dict[str, str] | None = None, **info) -> None:
+        self.path, self.bars, self.every, self.labels = path, bars, every, labels or {}
         self.state = {"status": "running", "pid": os.getpid(), "started": time.time(), "phase": None,
                       "phases": {}, "message": "", "error": None, **info}
         self._bar = None
         self._written = 0.0
         self._write(force=True)
 
-    def start(self, phase: str, total: int, message: str = "") -> None:
+    def on_phase(self, phase: str, total: int, message: str = "") -> None:
         self._close_bar()
         self.state["phase"] = phase
         self.state["phases"][phase] = {"done": 0, "total": int(total), "started": time.time(), "seconds": 0.0}
@@ -49,9 +46,9 @@ class Progress:
             from tqdm import tqdm
 
             self._bar = tqdm(total=total, desc=self.labels.get(phase, phase), file=sys.stderr, disable=None, leave=False)
-        self.note(message or f"{self.labels.get(phase, phase)}…")
+        self.on_message(message or f"{self.labels.get(phase, phase)}…")
 
-    def advance(self, n: int = 1, message: str | None = None) -> None:
+    def on_advance(self, n: int = 1, message: str | None = None) -> None:
         if self.state["phase"] is None:  # no phase started: nothing to count
             return
         entry = self.state["phases"][self.state["phase"]]
@@ -60,32 +57,30 @@ class Progress:
         if self._bar is not None:
             self._bar.update(n)
         if message is not None:
-            self.note(message)
+            self.on_message(message)
         else:
             self._write()
 
-    def complete(self) -> None:
-        """The current phase is over (an early stop skips its remaining steps)."""
+    def on_phase_end(self) -> None:
+        if self.state["phase"] is None:
+            return
         entry = self.state["phases"][self.state["phase"]]
         entry["done"], entry["seconds"] = entry["total"], round(time.time() - entry["started"], 1)
         self._close_bar()
         self._write(force=True)
 
-    def restore(self, phase: str, entry: dict, message: str) -> None:
-        """Phase ``phase`` where an earlier run of a resumed one left it (``entry``, a copy of
-        ``state["phases"][phase]`` then): its count goes on from there, its clock too."""
+    def on_resume(self, phase: str, done: int, total: int, seconds: float, message: str) -> None:
         self._close_bar()
         self.state["phase"] = phase
-        self.state["phases"][phase] = {**entry, "started": time.time() - entry["seconds"]}
-        self.note(message)
+        self.state["phases"][phase] = {"done": done, "total": total, "seconds": seconds,
+                                       "started": time.time() - seconds}  # its clock goes on from there
+        self.on_message(message)
 
-    def note(self, message: str) -> None:
-        self.state["message"] = message
+    def on_message(self, message: str, warning: bool = False) -> None:
+        self.state["message"] = f"warning: {message}" if warning else message
         if self.state["phase"] is not None:
             entry = self.state["phases"][self.state["phase"]]
             entry["seconds"] = round(time.time() - entry["started"], 1)
-        if self.log:
-            self.log(message)
         self._write(force=True)
 
     def finish(self, status: str, error: str | None = None, **info) -> None:
