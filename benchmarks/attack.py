@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from rlab_core.agents.agent import load_agent
+from rlab_core.callbacks import Log
 from rlab_core.attacks import RandomOrderAttack, RLAttack
 from rlab_core.filters import MIX
 from rlab_core.run_record import run_record
@@ -120,7 +121,7 @@ def main() -> None:
     log = out.with_suffix(".jsonl")
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
-    _JOB.update(victim=args.victim, budget=args.budget, agent=load_agent(args.victim, warn=print),
+    _JOB.update(victim=args.victim, budget=args.budget, agent=load_agent(args.victim, [Log(print)]),
                 inputs=clean_inputs(args.victim, args.n))
     settings = args.settings.split(",")
     done = finished(log, args.budget) if args.resume else {}

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from rlab_core.agents.agent import load_agent
+from rlab_core.callbacks import Log
 from rlab_core.explanations import METHODS, WHITE_BOX, explain
 from rlab_core.explanations.rl import RL_FILTERS, RL_SEEDS
 from rlab_core.run_record import run_record
@@ -125,7 +126,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="processes (results do not depend on it)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    _JOB.update(victim=args.victim, budget=args.budget, agent=load_agent(args.victim, warn=print))
+    _JOB.update(victim=args.victim, budget=args.budget, agent=load_agent(args.victim, [Log(print)]))
     indices = scored_inputs(args.victim, args.n)
     started = time.time()
     with multiprocessing.get_context("fork").Pool(args.workers) as pool:

@@ -28,6 +28,7 @@ from rlab_app.state.victims import (
     victim_test_sample,
     victim_test_split,
 )
+from rlab_core.callbacks import Callback
 from rlab_core.decode import ECG_FS_RANGE, InputError
 from rlab_core.io import MAX_BYTES, SUFFIXES, LoadedInput
 from rlab_core.sample import Sample
@@ -226,3 +227,32 @@ def show_run_status(folder: Path, status: str, *, running: str, done: str, faile
     else:
         st.warning("The run stopped before finishing (stopped here, or its process ended). Its log ends with:")
         st.code(jobs.log_tail(folder) or "(empty)")
+
+
+class ProgressBar(Callback):
+    """A computation's progress as a Streamlit bar: each message (a method's name, looked up in
+    ``names``) as its text, the share of the phase's steps done as its length; gone when it ends."""
+
+    def __init__(self, names: dict[str, str] | None = None) -> None:
+        self.names = names or {}
+        self.bar = st.progress(0.0, text="Starting…")
+        self.done, self.total, self.text = 0, 1, "Starting…"
+
+    def on_phase(self, phase: str, total: int, message: str = "") -> None:
+        self.done, self.total = 0, max(1, total)
+        self._draw()
+
+    def on_message(self, message: str, warning: bool = False) -> None:
+        if not warning:  # warnings are shown by the page, beside the result
+            self.text = f"Running {self.names.get(message, message)}…"
+            self._draw()
+
+    def on_advance(self, n: int = 1, message: str | None = None) -> None:
+        self.done = min(self.total, self.done + n)
+        self._draw()
+
+    def on_phase_end(self) -> None:
+        self.bar.empty()
+
+    def _draw(self) -> None:
+        self.bar.progress(self.done / self.total, text=self.text)

@@ -26,7 +26,8 @@ def relative_to_root(path: Path) -> str:
 
 # After ROOT and ASSETS, which the victims read while they load.
 from rlab_core.api import attack, benchmark, explain, harden  # noqa: E402
+from rlab_core.callbacks import Callback, Log, Record  # noqa: E402
 from rlab_core.victims import BlackBox, Victim, VictimError  # noqa: E402
 
-__all__ = ["ASSETS", "ROOT", "BlackBox", "Victim", "VictimError", "__version__", "attack", "benchmark", "explain",
+__all__ = ["ASSETS", "ROOT", "BlackBox", "Callback", "Log", "Record", "Victim", "VictimError", "__version__", "attack", "benchmark", "explain",
            "harden", "relative_to_root"]

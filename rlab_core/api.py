@@ -6,7 +6,7 @@ only when called, so that ``import rlab_core`` stays light.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,13 +15,14 @@ import torch
 from rlab_core.victims.blackbox import DEFAULT_BUDGET
 
 if TYPE_CHECKING:
-    from rlab_core.attacks import AttackResult, StepRecord
+    from rlab_core.attacks import AttackResult
+    from rlab_core.callbacks import Callback
     from rlab_core.explanations import Explanation
     from rlab_core.victims import Victim
 
 
 def attack(victim: Victim, x: torch.Tensor, y: int | None = None, *, method: str = "rl", budget: int = DEFAULT_BUDGET,
-           max_patches: int | None = None, seed: int = 0, callbacks: Sequence[Callable[[StepRecord], None]] = (),
+           max_patches: int | None = None, seed: int = 0, callbacks: Sequence[Callback] = (),
            **params: Any) -> AttackResult:
     """Attack one input ``x`` of ``victim`` (true class ``y``; ``None``: the clean top-1) with the
     attack ``method`` of the registry (``rl``, ``adaptive``, ``random``, ``greedy``, ``square``,
@@ -34,15 +35,17 @@ def attack(victim: Victim, x: torch.Tensor, y: int | None = None, *, method: str
 
 
 def explain(victim: Victim, x: torch.Tensor, label: int | None = None, *, methods: Sequence[str] | None = None,
-            budget: int = DEFAULT_BUDGET, seed: int = 0, truth: torch.Tensor | None = None) -> Explanation:
+            budget: int = DEFAULT_BUDGET, seed: int = 0, truth: torch.Tensor | None = None,
+            callbacks: Sequence[Callback] = ()) -> Explanation:
     """Maps of ``x`` explaining ``victim``'s class ``label`` (``None``: its top-1), by ``methods``
     (default: every method the victim allows; a black box gets ``rl``, ``rl_hard`` and
-    ``occlusion``), scored against the ground-truth mask ``truth`` when given."""
+    ``occlusion``), scored against the ground-truth mask ``truth`` when given; ``callbacks``
+    follow the methods."""
     from rlab_core.explanations import BLACK_BOX, METHODS
     from rlab_core.explanations import explain as explain_input
 
     chosen = tuple(methods) if methods is not None else METHODS if victim.white_box else BLACK_BOX
-    return explain_input(victim, x, label, chosen, budget, seed, truth=truth)
+    return explain_input(victim, x, label, chosen, budget, seed, truth=truth, callbacks=callbacks)
 
 
 def benchmark(victim: str, attacks: Sequence[str] = ("rl", "random"), *, n: int = 20, budget: int = DEFAULT_BUDGET,

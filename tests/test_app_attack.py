@@ -13,6 +13,7 @@ from rlab_app.state.attacks import ATTACKERS
 from rlab_core.agents import agent as agents
 from rlab_core.agents.agent import load_adaptive_agent
 from rlab_core.attacks import RandomOrderAttack, RLAttack, attack_filters
+from rlab_core.callbacks import Record
 from rlab_core.attacks.replay import TrajectoryReplay, replay
 from rlab_core.filters import get_filter
 from rlab_core.victims import Victim, get_profile
@@ -106,14 +107,14 @@ def test_without_an_agent_the_random_attacker_still_runs(monkeypatch: pytest.Mon
 def test_replay_rebuilds_the_adversarial_input_exactly(victim: str, filter: str, strength: float | None) -> None:
     profile = get_profile(victim)
     sample = profile.dataset("test")[1]
-    live: list = []
+    live = Record()
     result = RandomOrderAttack(filter=filter, strength=strength).run(Victim.builtin(victim), sample.x, sample.y, budget=120,
-                                                                      seed=3, callbacks=[live.append])
+                                                                      seed=3, callbacks=[live])
     assert any(r.action == "prune" for r in result.trajectory) or not result.success
     x_adv, mask = replay(sample.x, profile, filter, strength, 3, result.trajectory)
     assert torch.equal(x_adv, result.x_adv) and torch.equal(mask, result.mask)
     # As on_step saw the steps (before a put-back prune is marked kept=False), and as trajectory.json holds them.
-    assert torch.equal(replay(sample.x, profile, filter, strength, 3, live)[0], result.x_adv)
+    assert torch.equal(replay(sample.x, profile, filter, strength, 3, live.steps)[0], result.x_adv)
     saved = json.loads(json.dumps([r.to_dict() for r in result.trajectory]))
     assert torch.equal(replay(sample.x, profile, filter, strength, 3, saved)[0], result.x_adv)
     # Step 0 is the clean input; each step's patch count is the record's (or the one before, if put back).

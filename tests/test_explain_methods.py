@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from rlab_core.callbacks import Record
 from rlab_core.explanations import (
     METHODS,
     WHITE_BOX,
@@ -242,9 +243,9 @@ def untrained_victim(victim: str) -> Victim:
 def test_explain_gives_every_non_rl_map_in_the_inputs_shape(victim: str) -> None:
     spec = get_profile(victim)
     x = a_sample(victim).x
-    progress: list[tuple[str, float]] = []
+    record = Record()
     methods = ("saliency", "ig", "gradcam", "occlusion")
-    explanation = explain(untrained_victim(victim), x, 1, methods, on_progress=lambda what, done: progress.append((what, done)))
+    explanation = explain(untrained_victim(victim), x, 1, methods, callbacks=[record])
     assert tuple(explanation.maps) == methods
     for name, attribution in explanation.maps.items():
         assert tuple(attribution.values.shape) == spec.input_shape[1:], name
@@ -252,7 +253,10 @@ def test_explain_gives_every_non_rl_map_in_the_inputs_shape(victim: str) -> None
         assert (attribution.queries is None) == (name in WHITE_BOX)
     assert explanation.maps["occlusion"].queries == 1 + spec.grid.n_patches
     assert explanation.scores is None and explanation.rl_success is None  # no truth given, no RL run
-    assert progress[-1] == ("done", 1.0) and [d for _, d in progress] == sorted(d for _, d in progress)
+    # One phase of four steps, each method named as it starts and counted when it ends.
+    assert record.events == [("phase", ("methods", 4, "")),
+                             *[event for name in methods for event in (("message", (name, False)), ("advance", (1, None)))],
+                             ("phase_end", ())]
     summary = explanation.summary()
     assert summary["label"] == 1 and summary["label_name"] == spec.class_names[1]
     assert "dice" not in summary["methods"]["saliency"]

@@ -133,13 +133,14 @@ def test_every_attack_runs_through_one_protocol_and_reports_the_black_boxs_count
     victim = Victim.like(counted, "image-cnn", name="counted", weights="callable", sha256=None)
     sample = victim.dataset("test")[0]
     params = {"eps": 1.0} if name == "square" else {"l2_limit": 2.0} if name == "simba" else {}
-    steps = []
-    result = rlab.attack(victim, sample.x, sample.y, method=name, budget=500, seed=0, callbacks=[steps.append],
+    record = rlab.Record()
+    result = rlab.attack(victim, sample.x, sample.y, method=name, budget=500, seed=0, callbacks=[record],
                          **params)
     assert result.attack == name and result.queries_total == sum(seen) <= 500
     assert result.label == sample.y and result.x_adv.shape == sample.x.shape
     if ATTACKS[name].uses_patches:
         # Every step reaches the callbacks as it happens (a pruned removal is marked kept=False only later).
+        steps = record.steps
         assert [(s.step, s.action, s.patch) for s in steps] == [(s.step, s.action, s.patch) for s in result.trajectory]
         assert steps
     else:

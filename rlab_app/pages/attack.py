@@ -23,6 +23,7 @@ from rlab_core.attacks import DEFAULT_BUDGET, attack_filters
 from rlab_core.attacks.replay import TrajectoryReplay, put_back
 from rlab_core.attacks.result import StepRecord
 from rlab_core.attacks.session import default_max_patches
+from rlab_core.callbacks import Callback
 from rlab_core.filters import filter_names, get_filter, resolve_filters
 from rlab_core.patches import PatchGrid
 from rlab_core.sample import Sample
@@ -85,8 +86,8 @@ def agent_ready(victim: str, attacker: str, weights: str) -> bool:
     return True
 
 
-class LiveView:
-    """``on_step`` for the attack: follows the trajectory and redraws ``slot`` at most every
+class LiveView(Callback):
+    """A callback for the attack: follows the trajectory and redraws ``slot`` at most every
     :data:`REDRAW_SECONDS`, and less often when a redraw is slow, so that drawing takes at most
     about :data:`DRAWING_SHARE` of the attack's time."""
 
@@ -99,7 +100,7 @@ class LiveView:
         self.pause = REDRAW_SECONDS
         self.draws = 0
 
-    def __call__(self, record: StepRecord) -> None:
+    def on_attack_step(self, record: StepRecord) -> None:
         self.records.append(record)
         self.state.step(record)
         if time.monotonic() - self.drawn_at >= self.pause:
@@ -238,7 +239,7 @@ if clicked:
     live = LiveView(stage, spec, shown, settings, clean_top)
     live.draw()
     with stopping_on_model_limits():
-        result = run_attack(spec.name, shown.x, shown.y, settings, on_step=live, model=model)
+        result = run_attack(spec.name, shown.x, shown.y, settings, callbacks=[live], model=model)
     previous = st.session_state.get(RUN)
     st.session_state[RUN] = AttackRun(previous.number + 1 if previous else 1, spec.name, shown, settings, result,
                                       clean_top, attack_files(spec.name, shown, settings, result, model),

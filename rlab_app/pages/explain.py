@@ -10,7 +10,7 @@ from rlab_app.figures.explain import explanation_figure
 from rlab_app.state.attacks import shipped_agent
 from rlab_app.state.explanations import RL_METHODS, ExplainRequest, explain_input, score_rows
 from rlab_app.state.victims import ONNX, top_classes
-from rlab_app.widgets import choose_network, input_for, stopping_on_model_limits, true_label
+from rlab_app.widgets import ProgressBar, choose_network, input_for, stopping_on_model_limits, true_label
 from rlab_core.agents.agent import AgentError
 from rlab_core.explanations import BLACK_BOX, METHODS, Explanation
 from rlab_core.sample import Sample
@@ -61,14 +61,10 @@ def choose_request(spec: VictimProfile, sample: Sample, weights: str, model: Vic
 
 def run(request: ExplainRequest, sample: Sample, model: Victim | None) -> Explanation:
     """The explanation, with a progress bar while the methods run (a cached one returns at once)."""
-    bar = st.progress(0.0, text="Starting…")
-
-    def report(what: str, done: float) -> None:
-        bar.progress(done, text="Done" if what == "done" else f"Running {METHOD_NAMES.get(what, what)}…")
-
+    bar = ProgressBar(METHOD_NAMES)
     explanation = explain_input(request.victim, sample, request.methods, request.budget, request.seed,
-                                            on_progress=report, weights=request.weights, model=model)
-    bar.empty()
+                                callbacks=[bar], weights=request.weights, model=model)
+    bar.on_phase_end()  # a cached explanation ran no phase: its bar goes too
     return explanation
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -16,7 +16,8 @@ from rlab_app.state.victims import ONNX, WEIGHT_NAMES, builtin_victim, modified,
 from rlab_core.agents.agent import Agent, adaptive_agent_path, agent_path, load_adaptive_agent, load_agent
 from rlab_core.attacks import DEFAULT_BUDGET, make_attack
 from rlab_core.attacks.output import write_attack
-from rlab_core.attacks.result import AttackResult, StepRecord
+from rlab_core.attacks.result import AttackResult
+from rlab_core.callbacks import Callback, Record
 from rlab_core.run_record import run_record
 from rlab_core.sample import Sample
 from rlab_core.victims import Victim, weights_file
@@ -49,10 +50,10 @@ def adaptive_agent(victim: str, weights: str) -> tuple[Agent, tuple[str, ...]]:
 @st.cache_resource(show_spinner="Loading the RL agent…", max_entries=8)
 def _agent(victim: str, weights: str, modified: int | None,
            weights_modified: int | None) -> tuple[Agent, tuple[str, ...]]:
-    warnings: list[str] = []
-    agent = (load_agent(victim, warn=warnings.append) if weights == "shipped"
-             else load_adaptive_agent(builtin_victim(victim, weights), warnings.append))
-    return agent, tuple(warnings)
+    record = Record()
+    agent = (load_agent(victim, [record]) if weights == "shipped"
+             else load_adaptive_agent(builtin_victim(victim, weights), [record]))
+    return agent, tuple(record.warnings)
 
 
 @dataclass(frozen=True)
@@ -78,9 +79,9 @@ class AttackSettings:
 
 
 def run_attack(victim: str, x: torch.Tensor, y: int | None, settings: AttackSettings,
-               on_step: Callable[[StepRecord], None] | None = None, model: Victim | None = None) -> AttackResult:
+               callbacks: Sequence[Callback] = (), model: Victim | None = None) -> AttackResult:
     """One attack of the registry as the page's settings say, on the uploaded ``model`` when
-    ``settings.weights`` is :data:`ONNX`; ``on_step`` sees every step as it happens. The RL
+    ``settings.weights`` is :data:`ONNX`; ``callbacks`` see every step as it happens. The RL
     attackers raise ``AgentError`` when the victim has no such agent."""
     if (settings.weights == ONNX) != (model is not None):
         raise ValueError("an uploaded model goes with weights=ONNX, and only with it")
@@ -94,7 +95,7 @@ def run_attack(victim: str, x: torch.Tensor, y: int | None, settings: AttackSett
     attack = make_attack(settings.attacker, **params)
     return attack.run(network_for(victim, settings.weights, model), x, y, budget=settings.budget,
                       max_patches=settings.max_patches, seed=settings.seed,
-                      callbacks=() if on_step is None else (on_step,))
+                      callbacks=callbacks)
 
 
 def attack_files(victim: str, sample: Sample, settings: AttackSettings, result: AttackResult,

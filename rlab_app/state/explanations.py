@@ -3,7 +3,7 @@ under, the maps of one input, and their score table."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import streamlit as st
@@ -12,6 +12,7 @@ import torch
 from rlab_app.state.attacks import shipped_agent
 from rlab_app.state.victims import modified, network_for, network_version
 from rlab_core.agents.agent import AgentError, agent_path
+from rlab_core.callbacks import Callback
 from rlab_core.explanations import Explanation, explain
 from rlab_core.sample import Sample
 from rlab_core.victims import Victim
@@ -43,24 +44,24 @@ class ExplainRequest:
 
 
 def explain_input(victim: str, sample: Sample, methods: tuple[str, ...], budget: int, seed: int,
-                  on_progress: Callable[[str, float], None] | None = None, weights: str = "shipped",
+                  callbacks: Sequence[Callback] = (), weights: str = "shipped",
                   model: Victim | None = None) -> Explanation:
     """The maps of ``sample`` (the network's clean top-1 explained), scored when it has a ground-truth
     mask; the network is the victim with ``weights``, or the uploaded ``model`` (black-box methods
-    only). ``on_progress`` sees each method start, unless the result comes from the cache. Raises
+    only). ``callbacks`` follow the methods, unless the result comes from the cache. Raises
     ``AgentError`` if an RL method is asked for while the victim has no agent."""
     return _explanation(victim, sample.x, sample.mask, tuple(methods), int(budget), int(seed),
                         modified(agent_path(victim)), weights, network_version(victim, weights, model),
-                        on_progress, model)
+                        tuple(callbacks), model)
 
 
 # Keyed by the exact bytes of the input and mask (see top_classes), by the agent file's time (a new
-# or retrained agent gives new RL maps) and by the network's version. The progress callback and the
+# or retrained agent gives new RL maps) and by the network's version. The callbacks and the
 # uploaded model (leading _) are not part of the key: the version stands for the model.
 @st.cache_data(show_spinner=False, max_entries=32, hash_funcs={torch.Tensor: lambda x: x.numpy().tobytes()})
 def _explanation(victim: str, x: torch.Tensor, mask: torch.Tensor | None, methods: tuple[str, ...], budget: int,
                  seed: int, agent_modified: int | None, weights: str, network: int | str | None,
-                 _on_progress: Callable[[str, float], None] | None, _model: Victim | None) -> Explanation:
+                 _callbacks: tuple[Callback, ...], _model: Victim | None) -> Explanation:
     try:
         agent, warnings = shipped_agent(victim)
     except AgentError:
@@ -68,7 +69,7 @@ def _explanation(victim: str, x: torch.Tensor, mask: torch.Tensor | None, method
             raise
         agent, warnings = None, ()  # explain() then scores without dice_at_rl_area and says so
     explanation = explain(network_for(victim, weights, _model), x, None, methods, budget, seed, truth=mask, agent=agent,
-                          on_progress=_on_progress)
+                          callbacks=_callbacks)
     explanation.notes[:0] = warnings
     return explanation
 

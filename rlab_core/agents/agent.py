@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -40,6 +40,7 @@ from rlab_core.agents.policy import PatchPolicy
 from rlab_core.attacks.patch import attack_filters
 from rlab_core.attacks.rl import RLAttack
 from rlab_core.attacks.session import AttackSession
+from rlab_core.callbacks import Callback, CallbackList, as_callbacks
 from rlab_core.files import atomic_path
 from rlab_core.victims import PROFILES, Victim, file_sha256, get_profile
 from rlab_core.victims.profiles import WEIGHTS
@@ -161,7 +162,7 @@ def teacher_label(env: PatchAttackEnv, filters: list[int]) -> tuple[np.ndarray, 
     return scored.reshape(-1), target.reshape(-1), candidates[int(drop.argmax())]
 
 
-def labelled_walks(env: PatchAttackEnv, config: AgentTrainConfig, rng: np.random.Generator, log: Callable[[str], None],
+def labelled_walks(env: PatchAttackEnv, config: AgentTrainConfig, rng: np.random.Generator, callbacks: CallbackList,
                    agent: Agent | None = None, steps: int | None = None) -> list[tuple[dict, np.ndarray, np.ndarray]]:
     """(observation, scored actions, target) at every state of a walk per training input.
 
@@ -196,11 +197,11 @@ def labelled_walks(env: PatchAttackEnv, config: AgentTrainConfig, rng: np.random
                 break
         if (index + 1) % max(1, len(env.inputs) // 5) == 0:
             walk = "teacher" if agent is None else "DAgger"
-            log(f"{walk}: {index + 1}/{len(env.inputs)} inputs, {len(states)} states ({time.time() - started:.0f}s)")
+            callbacks.on_message(f"{walk}: {index + 1}/{len(env.inputs)} inputs, {len(states)} states ({time.time() - started:.0f}s)")
     return states
 
 
-def imitate(policy: PatchPolicy, states: list, epochs: int, seed: int, log: Callable[[str], None]) -> None:
+def imitate(policy: PatchPolicy, states: list, epochs: int, seed: int, callbacks: CallbackList) -> None:
     """Fit the policy's masked action distribution to the teacher's targets (cross-entropy).
 
     Only the actions the teacher measured carry a target; the remove row is always legal where a
@@ -221,7 +222,7 @@ def imitate(policy: PatchPolicy, states: list, epochs: int, seed: int, log: Call
             optimiser.step()
             total += loss.item() * len(idx)
         if (epoch + 1) % 10 == 0 or epoch == 0:
-            log(f"imitation: epoch {epoch + 1}/{epochs} cross-entropy {total / len(target):.4f}")
+            callbacks.on_message(f"imitation: epoch {epoch + 1}/{epochs} cross-entropy {total / len(target):.4f}")
 
 
 def evaluate(agent: Agent, victim: Victim, inputs: list[tuple[torch.Tensor, int]], budget: int,
@@ -240,7 +241,7 @@ def make_env(victim: Victim, inputs: list, config: AgentTrainConfig, budget: int
     return PatchAttackEnv(victim, inputs, filters, config.cells_per_patch, strengths=strengths, budget=budget)
 
 
-def train_agent(config: AgentTrainConfig, log: Callable[[str], None] = print, *,
+def train_agent(config: AgentTrainConfig, callbacks: Callback | Sequence[Callback] = (), *,
                 victim: Victim | None = None, path: Path | None = None) -> Agent:
     """Train the agent of built-in ``config.victim`` (training split only) and save it; see the module doc.
 
@@ -249,12 +250,14 @@ def train_agent(config: AgentTrainConfig, log: Callable[[str], None] = print, *,
     weights: an adaptive attacker), and ``path`` saves it elsewhere; ``path`` is then required, so
     that a shipped agent is never replaced by one trained against other weights. The hash of the
     weights goes into the agent's metadata, so that loading it can tell when they have changed since.
+    ``callbacks`` are told of each stage (``on_message``).
     """
     from sb3_contrib import MaskablePPO
     from stable_baselines3.common.vec_env import DummyVecEnv
 
     if victim is not None and path is None:
         raise ValueError("an agent trained against a given network needs its own path")
+    callbacks = as_callbacks(callbacks)
     started = time.time()
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
@@ -263,11 +266,11 @@ def train_agent(config: AgentTrainConfig, log: Callable[[str], None] = print, *,
     train = training_inputs(victim, config.n_inputs, "train", config.augment_flips, rng)
     val_split = "val" if len(victim.dataset("val")) else "train"
     val = training_inputs(victim, config.n_val, val_split, False, np.random.default_rng(config.seed + 1))
-    log(f"{config.victim}: {len(train)} training inputs, {len(val)} validation inputs ({val_split})")
+    callbacks.on_message(f"{config.victim}: {len(train)} training inputs, {len(val)} validation inputs ({val_split})")
 
     # 2-3. Teacher, imitation, then DAgger rounds on the states the policy itself reaches.
     teacher_env = make_env(victim, train, config, budget=None)
-    states = labelled_walks(teacher_env, config, rng, log)
+    states = labelled_walks(teacher_env, config, rng, callbacks)
     envs = DummyVecEnv([lambda: make_env(victim, train, config, config.episode_budget) for _ in range(config.n_envs)])
     envs.seed(config.seed)
     model = MaskablePPO(PatchPolicy, envs, learning_rate=config.ppo_lr, n_steps=256, batch_size=256, n_epochs=4,
@@ -278,19 +281,19 @@ def train_agent(config: AgentTrainConfig, log: Callable[[str], None] = print, *,
                        f"--seed {config.seed}"}
     policy = cast(PatchPolicy, model.policy)  # MaskablePPO builds the policy class it is given, once
     imitation = Agent(policy, meta)
-    imitate(policy, states, config.imitation_epochs, config.seed, log)
+    imitate(policy, states, config.imitation_epochs, config.seed, callbacks)
     for _ in range(config.dagger_rounds):
-        states += labelled_walks(teacher_env, config, rng, log, agent=imitation, steps=2 * config.teacher_steps)
-        imitate(policy, states, config.imitation_epochs, config.seed, log)
+        states += labelled_walks(teacher_env, config, rng, callbacks, agent=imitation, steps=2 * config.teacher_steps)
+        imitate(policy, states, config.imitation_epochs, config.seed, callbacks)
     imitation_state = {k: v.clone() for k, v in model.policy.state_dict().items()}
     scores = {"imitation": evaluate(imitation, victim, val, config.val_budget)}
-    log(f"imitation policy on validation: {scores['imitation']}")
+    callbacks.on_message(f"imitation policy on validation: {scores['imitation']}")
 
     # 4. PPO fine-tuning.
     if config.ppo_steps:
-        model.learn(config.ppo_steps, progress_bar=False, callback=cast("BaseCallback", _ProgressLog(config.ppo_steps, log)))
+        model.learn(config.ppo_steps, progress_bar=False, callback=cast("BaseCallback", _ProgressLog(config.ppo_steps, callbacks)))
         scores["ppo"] = evaluate(Agent(policy, meta), victim, val, config.val_budget)
-        log(f"fine-tuned policy on validation: {scores['ppo']}")
+        callbacks.on_message(f"fine-tuned policy on validation: {scores['ppo']}")
 
     # 5. Selection: the better policy on validation (success first, then fewer queries).
     chosen = max(scores, key=lambda k: (scores[k]["success_rate"], -scores[k]["median_queries"]))
@@ -300,23 +303,23 @@ def train_agent(config: AgentTrainConfig, log: Callable[[str], None] = print, *,
             "teacher_states": len(states), "training_inputs": len(train)}
     path = agent_path(config.victim) if shipped or path is None else path
     save(model, meta, path)
-    log(f"saved {path} ({chosen} policy) after {time.time() - started:.0f}s")
+    callbacks.on_message(f"saved {path} ({chosen} policy) after {time.time() - started:.0f}s")
     return Agent(policy, meta)
 
 
 class _ProgressLog:
-    """An SB3 callback that logs progress every tenth of training (a progress bar for logs)."""
+    """An SB3 callback that tells ``callbacks`` of progress every tenth of training (a progress bar for logs)."""
 
-    def __new__(cls, total: int, log: Callable[[str], None]):
+    def __new__(cls, total: int, callbacks: CallbackList):
         from stable_baselines3.common.callbacks import BaseCallback
 
-        class Callback(BaseCallback):
+        class PPOProgress(BaseCallback):
             def _on_step(self) -> bool:
                 if self.num_timesteps % max(1, total // 10) < self.training_env.num_envs:
-                    log(f"ppo: {self.num_timesteps}/{total} steps")
+                    callbacks.on_message(f"ppo: {self.num_timesteps}/{total} steps")
                 return True
 
-        return Callback()
+        return PPOProgress()
 
 
 # ------------------------------------------------------------------------------ saving, loading
@@ -341,11 +344,11 @@ def save(model, meta: dict, path: Path) -> None:
             archive.writestr(META_NAME, json.dumps(meta, indent=2, default=str))
 
 
-def load_agent(victim: Victim | str, warn: Callable[[str], None] | None = None, path: Path | None = None) -> Agent:
+def load_agent(victim: Victim | str, callbacks: Callback | Sequence[Callback] = (), path: Path | None = None) -> Agent:
     """The shipped agent of ``victim`` (a :class:`Victim` or a built-in name: the agent of the profile it
     is shaped like), or the agent at ``path``, trained against ``victim``'s weights. Only files inside
     this repository are ever loaded (an SB3 ``.zip`` is unpickled). When the agent's metadata says it
-    was trained against other weights than these, ``warn`` is told."""
+    was trained against other weights than these, ``callbacks`` are warned (``on_message(..., warning=True)``)."""
     from sb3_contrib import MaskablePPO
 
     profile = get_profile(victim) if isinstance(victim, str) else victim.profile
@@ -370,19 +373,19 @@ def load_agent(victim: Victim | str, warn: Callable[[str], None] | None = None, 
     expected = (file_sha256(get_profile(profile.agent_name).weights_path) if shipped or isinstance(victim, str)
                 else victim.sha256)
     # Agents trained against a network before its file's hash was recorded say "a given model": nothing to check.
-    if warn and trained_on != expected and trained_on != "a given model":
-        warn(f"the agent at {path} was trained against other weights of {profile.name} ({trained_on} vs {expected}); "
-             "its figures may not hold")
+    if trained_on != expected and trained_on != "a given model":
+        as_callbacks(callbacks).on_message(f"the agent at {path} was trained against other weights of {profile.name} ({trained_on} vs {expected}); "
+             "its figures may not hold", warning=True)
     return Agent(cast(PatchPolicy, model.policy), meta)  # policy_class above
 
 
-def load_adaptive_agent(victim: Victim, warn: Callable[[str], None] | None = None) -> Agent:
+def load_adaptive_agent(victim: Victim, callbacks: Callback | Sequence[Callback] = ()) -> Agent:
     """The agent trained again against ``victim``'s hardened weights (the robustness report's adaptive
-    attacker); ``warn`` is told if those weights changed after it was trained."""
+    attacker); ``callbacks`` are warned if those weights changed after it was trained."""
     if victim.profile is None or victim.weights_path is None or victim.weights == "shipped":
         raise AgentError("the adaptive agent was trained against hardened weights: attack those, not "
                          f"{victim.name}'s {victim.weights} weights")
-    return load_agent(victim, warn, path=adaptive_agent_path(victim.weights_path))
+    return load_agent(victim, callbacks, path=adaptive_agent_path(victim.weights_path))
 
 
 def recipe(victim: str, steps: int | None = None, seed: int = 0) -> AgentTrainConfig:

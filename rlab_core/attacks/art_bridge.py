@@ -56,7 +56,7 @@ from torch import nn
 
 from rlab_core.attacks.base import Attack
 from rlab_core.attacks.result import AttackResult, l2, measure
-from rlab_core.attacks.session import StepCallback
+from rlab_core.callbacks import CallbackList
 from rlab_core.victims import BlackBox, BudgetExhausted, Victim
 
 _REMEMBERED = 8  # the last samples whose answers are reused (ART repeats only its latest inputs)
@@ -185,7 +185,7 @@ class ArtAttack(Attack):
         return {}
 
     def _run(self, victim: Victim, x: torch.Tensor, y: int | None, *, budget: int, max_patches: int | None,
-             seed: int, callbacks: tuple[StepCallback, ...]) -> AttackResult:
+             seed: int, callbacks: CallbackList) -> AttackResult:
         from art.estimators.classification import PyTorchClassifier
 
         black_box = BlackBox(victim, budget=budget)

@@ -10,8 +10,9 @@ every attack: ``victim`` a :class:`~rlab_core.victims.Victim`, ``x`` one input o
 ``input_shape`` in ``[0, 1]``, ``y`` the true class (``None``: the victim's clean top-1), ``budget``
 the queries allowed (the clean prediction included; a fresh
 :class:`~rlab_core.victims.BlackBox` counts them), ``max_patches`` the patch cap (default 20% of the
-grid), ``seed`` what fixes the attack's randomness, and ``callbacks`` functions told of every step
-(:class:`~rlab_core.attacks.result.StepRecord`) as it happens.
+grid), ``seed`` what fixes the attack's randomness, and ``callbacks``
+(:class:`~rlab_core.callbacks.Callback`) told of every step (``on_attack_step``, a
+:class:`~rlab_core.attacks.result.StepRecord`) as it happens.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from typing import ClassVar
 import torch
 
 from rlab_core.attacks.result import AttackResult
-from rlab_core.attacks.session import StepCallback
+from rlab_core.callbacks import Callback, CallbackList, as_callbacks
 from rlab_core.victims import Victim
 from rlab_core.victims.blackbox import DEFAULT_BUDGET
 
@@ -37,7 +38,7 @@ class Attack(ABC):
     matched_parameter: ClassVar[str | None] = None
 
     def run(self, victim: Victim, x: torch.Tensor, y: int | None = None, *, budget: int = DEFAULT_BUDGET,
-            max_patches: int | None = None, seed: int = 0, callbacks: Sequence[StepCallback] = ()) -> AttackResult:
+            max_patches: int | None = None, seed: int = 0, callbacks: Callback | Sequence[Callback] = ()) -> AttackResult:
         """Attack one input; see the module's docstring for the arguments."""
         if not isinstance(victim, Victim):
             raise TypeError(f"an attack runs on a Victim (rlab_core.Victim), not {type(victim).__name__}")
@@ -49,9 +50,9 @@ class Attack(ABC):
         if tuple(x.shape) != victim.input_shape:
             raise ValueError(f"{victim.name} takes one input of shape {victim.input_shape}, got {tuple(x.shape)}")
         return self._run(victim, x, y, budget=int(budget), max_patches=max_patches, seed=int(seed),
-                         callbacks=tuple(callbacks))
+                         callbacks=as_callbacks(callbacks))
 
     @abstractmethod
     def _run(self, victim: Victim, x: torch.Tensor, y: int | None, *, budget: int, max_patches: int | None,
-             seed: int, callbacks: tuple[StepCallback, ...]) -> AttackResult:
+             seed: int, callbacks: CallbackList) -> AttackResult:
         """The attack itself, on checked arguments."""

@@ -9,7 +9,8 @@ import torch
 
 from rlab_core.attacks.base import Attack
 from rlab_core.attacks.result import AttackResult
-from rlab_core.attacks.session import AttackSession, StepCallback
+from rlab_core.attacks.session import AttackSession
+from rlab_core.callbacks import CallbackList
 from rlab_core.filters import Filter, resolve_filters
 from rlab_core.victims import BlackBox, Victim, VictimProfile
 
@@ -63,14 +64,14 @@ class PatchAttack(Attack):
         self.filter, self.strength, self.prune = filter, strength, bool(prune)
 
     def open_session(self, victim: Victim, x: torch.Tensor, y: int | None, budget: int, max_patches: int | None,
-                     seed: int, callbacks: tuple[StepCallback, ...]) -> AttackSession:
+                     seed: int, callbacks: CallbackList) -> AttackSession:
         """A session on ``victim`` with a fresh query-counting :class:`BlackBox`."""
         filters, strengths = attack_filters(victim, self.filter, self.strength)
         return AttackSession(BlackBox(victim, budget=budget), x, y, filters, strengths=strengths, seed=seed,
                              max_patches=max_patches, callbacks=callbacks)
 
     def _run(self, victim: Victim, x: torch.Tensor, y: int | None, *, budget: int, max_patches: int | None,
-             seed: int, callbacks: tuple[StepCallback, ...]) -> AttackResult:
+             seed: int, callbacks: CallbackList) -> AttackResult:
         session = self.open_session(victim, x, y, budget, max_patches, seed, callbacks)
         self.search(session, seed)
         return session.result(self.name)

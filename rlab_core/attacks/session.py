@@ -10,18 +10,17 @@ longer cycle: a deterministic policy can never oscillate).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import torch
 
 from rlab_core.attacks.distortion import Distortion, default_context
 from rlab_core.attacks.result import AttackResult, StepRecord, l2, measure
+from rlab_core.callbacks import Callback, as_callbacks
 from rlab_core.filters import Filter
 from rlab_core.patches import PatchGrid
 from rlab_core.victims.blackbox import BlackBox
-
-StepCallback = Callable[[StepRecord], None]  # told of every step as it happens (a page follows it live)
 
 DEFAULT_PATCH_FRACTION = 0.2
 TOP_K = 5
@@ -43,13 +42,13 @@ class AttackSession:
 
     def __init__(self, victim: BlackBox, x: torch.Tensor, label: int | None, filters: Sequence[Filter], *,
                  strengths: Sequence[float] | None = None, seed: int = 0, max_patches: int | None = None,
-                 callbacks: Sequence[StepCallback] = ()) -> None:
+                 callbacks: Iterable[Callback] = ()) -> None:
         grid = victim.victim.grid
         self.victim, self.grid, self.filters = victim, grid, list(filters)
         self.distortion = Distortion(x, grid, self.filters, strengths, seed,
                                      ctx=default_context(x, victim.victim.modality))
         self.max_patches = max_patches or default_max_patches(grid)
-        self.callbacks = list(callbacks)
+        self.callbacks = as_callbacks(callbacks)  # each step goes to on_attack_step: a page follows it live
         self.started = time.perf_counter()
         self.clean_probs = victim.probs(x)
         self.probs = self.clean_probs
@@ -147,8 +146,7 @@ class AttackSession:
             top=[[self.class_names[k], round(float(self.probs[k]), 6)] for k in top],
             l0_patches=self.distortion.n_distorted, l2=round(l2(self.x, x_adv), 6), misclassified=self.misclassified)
         self.trajectory.append(record)
-        for callback in self.callbacks:
-            callback(record)
+        self.callbacks.on_attack_step(record)
         return self.probs
 
     # ------------------------------------------------------------------------------ the outcome

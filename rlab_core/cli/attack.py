@@ -19,12 +19,11 @@ from rlab_core.cli.common import (
     network_record,
     resolve_victim,
     stopped_summary,
-    warn,
     write_stopped,
 )
 
 if TYPE_CHECKING:
-    from rlab_core.attacks import Attack, StepRecord
+    from rlab_core.attacks import Attack
     from rlab_core.victims import Victim
 
 # Options that set an attack's own parameter, by parameter: an attack that does not declare it refuses it.
@@ -68,9 +67,9 @@ def chosen_attack(args: argparse.Namespace, victim: Victim) -> Attack:
     if "filter" in declared:
         params["filter"] = args.filter
     if args.attacker == "rl":
-        params["agent"] = load_agent(victim, warn=warn)
+        params["agent"] = load_agent(victim, [STDERR])
     elif args.attacker == "adaptive":
-        params["agent"] = load_adaptive_agent(victim, warn)
+        params["agent"] = load_adaptive_agent(victim, [STDERR])
     if args.max_patches is not None and not ATTACKS[args.attacker].uses_patches:
         raise UsageError(f"--attacker {args.attacker} has no patch cap: it does not take --max-patches")
     missing = [PARAMETER_OPTIONS[p] for p in required_parameters(args.attacker) if p not in params]
@@ -85,6 +84,7 @@ def chosen_attack(args: argparse.Namespace, victim: Victim) -> Attack:
 def run(args: argparse.Namespace) -> int:
     from rlab_core.agents.agent import AgentError
     from rlab_core.attacks.output import write_attack
+    from rlab_core.callbacks import Record
     from rlab_core.filters import FilterError, load_filter_modules, resolve_filters
     from rlab_core.victims.jail import ModelStopped
 
@@ -102,13 +102,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(err)) from None
     head = {**network_record(victim, name, args.seed), "modality": args.modality, "victim": name,
             "input": sample.name, "attacker": args.attacker, "filter": args.filter, "budget": args.budget}
-    steps: list[StepRecord] = []
+    steps = Record()
     try:
         result = attack.run(victim, sample.x, sample.y, budget=args.budget, max_patches=args.max_patches,
-                            seed=args.seed, callbacks=[steps.append])
+                            seed=args.seed, callbacks=[steps])
     except ModelStopped as stopped:
         write_stopped(args, {**head, **stopped_summary(stopped)}, "result.json",
-                      {"trajectory.json": [step.to_dict() for step in steps]})
+                      {"trajectory.json": [step.to_dict() for step in steps.steps]})
         raise
     summary = {**head, **result.summary()}
     if args.out:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from rlab_core.callbacks import Log
 from rlab_core.victims.blackbox import DEFAULT_BUDGET
 from rlab_core.victims.profiles import DEFAULT_VICTIM, MODALITIES, get_profile
 
@@ -29,12 +30,11 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr)
-
-
-def log(line: str) -> None:
+def _to_stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
+
+
+STDERR = Log(_to_stderr)  # the commands' callback: every message on stderr, warnings prefixed "warning:"
 
 
 # ------------------------------------------------------------------------------------ options

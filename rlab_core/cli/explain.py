@@ -37,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rlab_core.agents.agent import AgentError
     from rlab_core.explanations import BLACK_BOX, METHODS, explain, parse_methods
+    from rlab_core.callbacks import Record
     from rlab_core.explanations.output import write_explanation
     from rlab_core.victims.jail import ModelStopped
 
@@ -50,12 +51,13 @@ def run(args: argparse.Namespace) -> int:
     victim = chosen_victim(args, name)  # a model stopped while loading is refused: no run yet
     head = {**network_record(victim, name, args.seed), "modality": args.modality, "input": sample.name,
             "true_label": sample.y, "budget": args.budget}
-    running = ["the clean prediction"]
+    running = Record()  # its last message names the method that was running
     try:
         explanation = explain(victim, sample.x, sample.y, methods, args.budget, args.seed, truth=sample.mask,
-                              on_progress=lambda what, _done: running.append(what))
+                              callbacks=[running])
     except ModelStopped as stopped:
-        write_stopped(args, {**head, "stopped_in": running[-1], **stopped_summary(stopped)}, "explanation.json")
+        stopped_in = running.messages[-1] if running.messages else "the clean prediction"
+        write_stopped(args, {**head, "stopped_in": stopped_in, **stopped_summary(stopped)}, "explanation.json")
         raise
     except (AgentError, ValueError) as err:
         raise UsageError(str(err)) from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from rlab_core.cli.common import UsageError, log
+from rlab_core.cli.common import STDERR, UsageError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,6 +22,6 @@ def run(args: argparse.Namespace) -> int:
         config = recipe(args.victim, args.steps, args.seed)
     except ValueError as err:
         raise UsageError(str(err)) from None
-    agent = train_agent(config, log=log)
+    agent = train_agent(config, [STDERR])
     print(json.dumps({"victim": args.victim, "validation": agent.meta["validation"], "chosen": agent.meta["chosen"]}))
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from rlab_core.cli.common import UsageError, log
+from rlab_core.cli.common import STDERR, UsageError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise UsageError(str(err)) from None
     try:
-        summary = train_victim(config, log=log)
+        summary = train_victim(config, [STDERR])
     except FileNotFoundError as err:  # training data that must be installed first
         raise UsageError(str(err)) from None
     print(json.dumps(summary))

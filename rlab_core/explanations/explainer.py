@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
 
 from rlab_core.attacks.base import DEFAULT_BUDGET
+from rlab_core.callbacks import Callback, Record, as_callbacks
 from rlab_core.explanations.base import AttributionMap
 from rlab_core.explanations.gradcam import gradcam
 from rlab_core.explanations.integrated_gradients import integrated_gradients
@@ -56,7 +57,7 @@ def parse_methods(text: str) -> tuple[str, ...]:
 
 def explain(victim: Victim, x: torch.Tensor, label: int | None = None, methods: tuple[str, ...] = METHODS,
             budget: int = DEFAULT_BUDGET, seed: int = 0, truth: torch.Tensor | None = None, agent=None,
-            on_progress: Callable[[str, float], None] | None = None) -> Explanation:
+            callbacks: Callback | Sequence[Callback] = ()) -> Explanation:
     """Maps of ``x`` for ``victim`` by each of ``methods`` (all of shape ``x.shape[1:]``).
 
     Args:
@@ -66,7 +67,8 @@ def explain(victim: Victim, x: torch.Tensor, label: int | None = None, methods: 
         budget, seed: of each RL attack (see :mod:`rlab_core.explanations.rl`); ``agent`` defaults
             to the victim's shipped agent.
         truth: a bool ground-truth mask of shape ``x.shape[1:]``; when given, every map is scored.
-        on_progress: called with ``(what is running, fraction done)`` before each method.
+        callbacks: told of a phase ``"methods"`` (the RL attacks count as one step), a message
+            naming each method as it starts, a step when it ends, and the agent's warnings.
     """
     if truth is not None and tuple(truth.shape) != tuple(x.shape[1:]):
         raise ValueError(f"ground truth {tuple(truth.shape)} does not cover the input's axes {tuple(x.shape[1:])}")
@@ -76,7 +78,7 @@ def explain(victim: Victim, x: torch.Tensor, label: int | None = None, methods: 
                          f"{', '.join(BLACK_BOX)}")
     grid = victim.grid
     label = victim.predict(x) if label is None else int(label)
-    report = on_progress or (lambda _what, _done: None)
+    callbacks = as_callbacks(callbacks)
     maps: dict[str, AttributionMap] = {}
     explanation = Explanation(victim.name, label, victim.class_names[label], maps)
 
@@ -88,23 +90,28 @@ def explain(victim: Victim, x: torch.Tensor, label: int | None = None, methods: 
         from rlab_core.agents.agent import AgentError, load_agent
 
         try:
-            agent = load_agent(victim, warn=explanation.notes.append)
+            loading = Record()
+            agent = load_agent(victim, [callbacks, loading])
+            explanation.notes += loading.warnings
         except AgentError as err:
             if wants_rl:
                 raise
             # Only the scores wanted it: score without dice_at_rl_area rather than fail.
             explanation.notes.append(f"{err}; dice_at_rl_area is not scored")
-    if agent is not None and (wants_rl or scored):
-        report("RL attacks", 0.0)
+    runs_rl = agent is not None and (wants_rl or scored)
+    others = [m for m in methods if m not in ("rl", "rl_hard")]
+    callbacks.on_phase("methods", int(runs_rl) + len(others))
+    if runs_rl and agent is not None:
+        callbacks.on_message("RL attacks")
         started = time.perf_counter()
         results = rl_attacks(victim, x, label, agent, budget, seed)
         soft, hard_map = rl_maps(results, grid, time.perf_counter() - started)
         explanation.rl_success = any(r.success for r in results)
         hard = hard_map.values > 0
         maps.update({m.method: m for m in (soft, hard_map) if m.method in methods})
-    others = [m for m in methods if m not in ("rl", "rl_hard")]
-    for done, name in enumerate(others):
-        report(name, (done + 1) / (len(others) + 1))
+        callbacks.on_advance()
+    for name in others:
+        callbacks.on_message(name)
         if name == "occlusion":
             maps[name] = occlusion(BlackBox(victim), x, label, grid)
         else:
@@ -113,8 +120,9 @@ def explain(victim: Victim, x: torch.Tensor, label: int | None = None, methods: 
             assert isinstance(network, torch.nn.Module)  # a white box: checked above
             with torch.enable_grad():
                 maps[name] = method(network, x, label)
+        callbacks.on_advance()
+    callbacks.on_phase_end()
     explanation.maps = {name: maps[name] for name in methods}  # in the order asked for
-    report("done", 1.0)
 
     if scored:
         assert truth is not None  # scored implies it

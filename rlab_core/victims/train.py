@@ -7,6 +7,7 @@ the victim's profile's ``training`` settings (:mod:`rlab_core.victims.profiles`)
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rlab_core.callbacks import Callback, as_callbacks
 from rlab_core.files import atomic_path
 from rlab_core.victims.profiles import PROFILES, VictimProfile, get_profile
 
@@ -57,8 +59,10 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     return hits / len(y)
 
 
-def train_victim(config: TrainConfig, log=print) -> dict:
-    """Train ``config.victim``; write its weights to ``assets/victims``; return a summary."""
+def train_victim(config: TrainConfig, callbacks: Callback | Sequence[Callback] = ()) -> dict:
+    """Train ``config.victim``; write its weights to ``assets/victims``; return a summary. ``callbacks``
+    follow the epochs (a phase ``"epochs"``, a message each)."""
+    callbacks = as_callbacks(callbacks)
     spec: VictimProfile = get_profile(config.victim)
     if not spec.trained_here:
         raise ValueError(f"{spec.name} is pretrained and needs no training")
@@ -74,6 +78,7 @@ def train_victim(config: TrainConfig, log=print) -> dict:
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch)
 
     best_acc, best_state, started = -1.0, None, time.time()
+    callbacks.on_phase("epochs", config.epochs, f"[{spec.name}] training for {config.epochs} epochs")
     for epoch in range(config.epochs):
         if config.fresh_data_each_epoch and epoch > 0:
             x_train, y_train = type(spec.dataset("train"))("train", epoch=epoch).arrays()
@@ -96,8 +101,9 @@ def train_victim(config: TrainConfig, log=print) -> dict:
         val_acc = accuracy(model, x_val, y_val)
         if val_acc > best_acc:
             best_acc, best_state = val_acc, {k: v.detach().clone() for k, v in model.state_dict().items()}
-        log(f"[{spec.name}] epoch {epoch + 1}/{config.epochs} loss {total_loss / len(order):.4f} "
-            f"val_acc {val_acc:.4f} ({time.time() - started:.0f}s)")
+        callbacks.on_advance(1, f"[{spec.name}] epoch {epoch + 1}/{config.epochs} loss {total_loss / len(order):.4f} "
+                                f"val_acc {val_acc:.4f} ({time.time() - started:.0f}s)")
+    callbacks.on_phase_end()
 
     with atomic_path(spec.weights_path) as partial:
         torch.save(best_state, partial)
