@@ -23,8 +23,8 @@ import numpy as np
 import torch
 
 from rlab_core.agents.agent import load_agent
-from rlab_core.callbacks import Log
 from rlab_core.attacks import RandomOrderAttack, RLAttack
+from rlab_core.callbacks import Log
 from rlab_core.filters import MIX
 from rlab_core.run_record import run_record
 from rlab_core.victims import Victim

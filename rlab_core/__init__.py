@@ -29,5 +29,5 @@ from rlab_core.api import attack, benchmark, explain, harden  # noqa: E402
 from rlab_core.callbacks import Callback, Log, Record  # noqa: E402
 from rlab_core.victims import BlackBox, Victim, VictimError  # noqa: E402
 
-__all__ = ["ASSETS", "ROOT", "BlackBox", "Callback", "Log", "Record", "Victim", "VictimError", "__version__", "attack", "benchmark", "explain",
-           "harden", "relative_to_root"]
+__all__ = ["ASSETS", "ROOT", "BlackBox", "Callback", "Log", "Record", "Victim", "VictimError", "__version__", "attack",
+           "benchmark", "explain", "harden", "relative_to_root"]

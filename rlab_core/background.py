@@ -1,9 +1,10 @@
 """What a long run writes for whoever follows it: its progress file, and JSON written whole.
 
 ``python -m rlab_core robustness ... --progress FILE`` and ``... bench ... --progress FILE`` report
-through :class:`Progress` (a :class:`~rlab_core.callbacks.Callback`): ``status`` ``"running"``, then ``"done"`` or ``"failed"`` with an
-``error``; ``pid``; per phase ``done`` / ``total``. The app starts such runs in the background and
-follows their files (``rlab_app.jobs``); :func:`write_json` never lets a reader see half a file.
+through :class:`Progress` (a :class:`~rlab_core.callbacks.Callback`): ``status`` ``"running"``, then
+``"done"`` or ``"failed"`` with an ``error``; ``pid``; per phase ``done`` / ``total``. The app
+starts such runs in the background and follows their files (``rlab_app.jobs``); :func:`write_json`
+never lets a reader see half a file.
 Nothing here imports torch.
 """
 from __future__ import annotations

@@ -13,8 +13,8 @@ from rlab_app.state.attacks import ATTACKERS
 from rlab_core.agents import agent as agents
 from rlab_core.agents.agent import load_adaptive_agent
 from rlab_core.attacks import RandomOrderAttack, RLAttack, attack_filters
-from rlab_core.callbacks import Record
 from rlab_core.attacks.replay import TrajectoryReplay, replay
+from rlab_core.callbacks import Record
 from rlab_core.filters import get_filter
 from rlab_core.victims import Victim, get_profile
 

@@ -197,7 +197,8 @@ def labelled_walks(env: PatchAttackEnv, config: AgentTrainConfig, rng: np.random
                 break
         if (index + 1) % max(1, len(env.inputs) // 5) == 0:
             walk = "teacher" if agent is None else "DAgger"
-            callbacks.on_message(f"{walk}: {index + 1}/{len(env.inputs)} inputs, {len(states)} states ({time.time() - started:.0f}s)")
+            callbacks.on_message(f"{walk}: {index + 1}/{len(env.inputs)} inputs, {len(states)} states "
+                                 f"({time.time() - started:.0f}s)")
     return states
 
 
@@ -291,7 +292,8 @@ def train_agent(config: AgentTrainConfig, callbacks: Callback | Sequence[Callbac
 
     # 4. PPO fine-tuning.
     if config.ppo_steps:
-        model.learn(config.ppo_steps, progress_bar=False, callback=cast("BaseCallback", _ProgressLog(config.ppo_steps, callbacks)))
+        ppo_progress = cast("BaseCallback", _ProgressLog(config.ppo_steps, callbacks))
+        model.learn(config.ppo_steps, progress_bar=False, callback=ppo_progress)
         scores["ppo"] = evaluate(Agent(policy, meta), victim, val, config.val_budget)
         callbacks.on_message(f"fine-tuned policy on validation: {scores['ppo']}")
 
@@ -374,8 +376,8 @@ def load_agent(victim: Victim | str, callbacks: Callback | Sequence[Callback] = 
                 else victim.sha256)
     # Agents trained against a network before its file's hash was recorded say "a given model": nothing to check.
     if trained_on != expected and trained_on != "a given model":
-        as_callbacks(callbacks).on_message(f"the agent at {path} was trained against other weights of {profile.name} ({trained_on} vs {expected}); "
-             "its figures may not hold", warning=True)
+        as_callbacks(callbacks).on_message(f"the agent at {path} was trained against other weights of {profile.name} "
+                                           f"({trained_on} vs {expected}); its figures may not hold", warning=True)
     return Agent(cast(PatchPolicy, model.policy), meta)  # policy_class above
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from rlab_core.attacks.registry import ATTACKS, parameters, required_parameters
 from rlab_core.cli.common import (
+    STDERR,
     UsageError,
     add_budget_argument,
     add_input_arguments,

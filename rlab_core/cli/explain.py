@@ -36,8 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rlab_core.agents.agent import AgentError
-    from rlab_core.explanations import BLACK_BOX, METHODS, explain, parse_methods
     from rlab_core.callbacks import Record
+    from rlab_core.explanations import BLACK_BOX, METHODS, explain, parse_methods
     from rlab_core.explanations.output import write_explanation
     from rlab_core.victims.jail import ModelStopped
 
