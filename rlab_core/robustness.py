@@ -46,7 +46,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import torch
@@ -148,7 +148,15 @@ def config_for(victim: str, preset: str = "default", seed: int = 0, **overrides)
 class Progress(background.Progress):
     """Where a robustness run is (see :class:`rlab_core.background.Progress`), its phases named by :data:`PHASES`."""
 
-    labels: ClassVar[dict[str, str]] = PHASES
+    def __init__(self, path: Path | None = None, bars: bool = False, log: Callable[[str], Any] | None = None,
+                 **info) -> None:
+        super().__init__(path, bars=bars, labels=PHASES, **info)
+        self.log = log
+
+    def on_message(self, message: str, warning: bool = False) -> None:
+        super().on_message(message, warning)
+        if self.log is not None:
+            self.log(f"warning: {message}" if warning else message)
 
 
 # ------------------------------------------------------------------------- weights, never over
@@ -214,7 +222,7 @@ def adversarial_samples(victim: Victim, agent: Agent, inputs: list[tuple[torch.T
             found.counts[setting]["fooled"] += 1
             found.x.append(result.x_adv.detach().float())
             found.y.append(int(y))
-        progress.advance()
+        progress.on_advance()
     return found
 
 
@@ -254,7 +262,7 @@ def fine_tune(config: RobustnessConfig, train_adv: AdversarialSet, val_adv: Adve
 
     history = [score(0, None)]
     best, best_state, waited = history[0], {k: v.clone() for k, v in model.state_dict().items()}, 0
-    progress.start("fine-tune", config.epochs * steps,
+    progress.on_phase("fine-tune", config.epochs * steps,
                    f"Fine-tuning on {per_epoch} clean items per epoch and {len(x_adv)} adversarial samples "
                    f"({n_adv} of every {config.batch_size}); shipped weights: validation score {best['score']:.3f}")
     for epoch in range(1, config.epochs + 1):
@@ -276,7 +284,7 @@ def fine_tune(config: RobustnessConfig, train_adv: AdversarialSet, val_adv: Adve
             optimiser.step()
             schedule.step()
             total += loss.item() * len(yb)
-            progress.advance()
+            progress.on_advance()
         entry = score(epoch, total / (len(order) + steps * n_adv))
         history.append(entry)
         better = entry["score"] > best["score"]
@@ -284,13 +292,13 @@ def fine_tune(config: RobustnessConfig, train_adv: AdversarialSet, val_adv: Adve
             best, best_state, waited = entry, {k: v.detach().clone() for k, v in model.state_dict().items()}, 0
         else:
             waited += 1
-        progress.note(f"epoch {epoch}/{config.epochs}: loss {entry['loss']:.4f}, validation clean "
+        progress.on_message(f"epoch {epoch}/{config.epochs}: loss {entry['loss']:.4f}, validation clean "
                       f"{entry['val_clean_accuracy']:.3f}, adversarial {entry['val_adversarial_accuracy']}, "
                       f"score {entry['score']:.3f}{' (best)' if better else ''}")
         if waited >= config.patience:
-            progress.note(f"no better validation score for {waited} epochs: stopping after epoch {epoch}")
+            progress.on_message(f"no better validation score for {waited} epochs: stopping after epoch {epoch}")
             break
-    progress.complete()
+    progress.on_phase_end()
     return best_state, history, best["epoch"]
 
 
@@ -360,7 +368,7 @@ def rl_attacks(victim: Victim, agent: Agent, inputs: list, budget: int, progress
             records.append(record(result, i, setting))
             if on_result is not None:
                 on_result(setting, i, x, y, result)
-            progress.advance()
+            progress.on_advance()
     return records
 
 
@@ -375,7 +383,7 @@ def square_attacks(victim: Victim, inputs: list, config: RobustnessConfig, progr
             warnings.simplefilter("ignore", RuntimeWarning)  # ART divides by zero on flat stretches; harmless in Linf
             result = attack.run(victim, x, y, budget=config.budget, seed=i)
         records.append(record(result, i, "square_linf"))
-        progress.advance()
+        progress.on_advance()
     return records
 
 
@@ -450,7 +458,7 @@ class RunSteps:
         earlier = background.read_json(folder / SETTINGS_FILE) if resume else None
         if earlier is None:
             if resume:
-                progress.note(f"nothing to resume in {relative_to_root(folder)}; starting afresh")
+                progress.on_message(f"nothing to resume in {relative_to_root(folder)}; starting afresh")
             shutil.rmtree(folder, ignore_errors=True)  # another run's steps
             background.write_json(folder / SETTINGS_FILE, settings)
         elif earlier != settings:
@@ -470,7 +478,8 @@ class RunSteps:
         saved = self._load(step)
         if saved is not None:
             self.resumed_seconds += saved["seconds"]
-            self.progress.restore(phase, saved["progress"], f"resumed: the {step} step was finished by an earlier run "
+            kept = saved["progress"]
+            self.progress.on_resume(phase, kept["done"], kept["total"], kept["seconds"], f"resumed: the {step} step was finished by an earlier run "
                                                             f"({relative_to_root(self.path(step))})")
             return saved
         clock = time.time()
@@ -502,18 +511,18 @@ def attack_step(config: RobustnessConfig, original: Victim, shipped: Agent, prog
     rng = np.random.default_rng(config.seed)
     train_inputs = training_inputs(original, config.n_attack_inputs, "train", False, rng)
     val_inputs = training_inputs(original, config.n_val_attacks, "val", False, np.random.default_rng(config.seed + 1))
-    progress.start("attack", len(train_inputs) + len(val_inputs),
+    progress.on_phase("attack", len(train_inputs) + len(val_inputs),
                    f"The shipped agent attacks {len(train_inputs)} training and {len(val_inputs)} validation inputs")
     train_adv = adversarial_samples(original, shipped, train_inputs, config.budget, config.seed, progress)
     val_adv = adversarial_samples(original, shipped, val_inputs, config.budget, config.seed + len(train_inputs), progress)
-    progress.complete()
+    progress.on_phase_end()
     return {"train": train_adv.saved(), "val": val_adv.saved()}
 
 
 def before_step(config: RobustnessConfig, original: Victim, hardened: Victim, shipped: Agent, inputs: list,
                 progress: Progress) -> dict:
     """3a. The shipped weights attacked; what fooled them, shown to the hardened weights."""
-    progress.start("evaluate", 2 * (len(SETTINGS) * len(inputs) + len(inputs[:config.n_square])),
+    progress.on_phase("evaluate", 2 * (len(SETTINGS) * len(inputs) + len(inputs[:config.n_square])),
                    f"Attacking {len(inputs)} test inputs before and after fine-tuning")
     hits: list[bool] = []  # does the hardened network classify correctly what fooled the shipped one?
     candidates: list[dict] = []
@@ -536,19 +545,19 @@ def after_step(config: RobustnessConfig, hardened: Victim, shipped: Agent, input
     """3b. The hardened weights attacked the same way."""
     rl = rl_attacks(hardened, shipped, inputs, config.budget, progress)
     square = square_attacks(hardened, inputs[:config.n_square], config, progress)
-    progress.complete()
+    progress.on_phase_end()
     return {"rl": rl, "square": square}
 
 
 def adaptive_step(config: RobustnessConfig, adaptive: AgentTrainConfig, hardened: Victim, agent_file: Path,
                   inputs: list, progress: Progress) -> dict:
     """The adaptive attacker: the shipped recipe, trained against the hardened network, on the same test inputs."""
-    progress.start("adaptive", len(inputs) + 1, f"Training an agent against the hardened victim ({adaptive.ppo_steps} "
+    progress.on_phase("adaptive", len(inputs) + 1, f"Training an agent against the hardened victim ({adaptive.ppo_steps} "
                                                 f"PPO steps, {adaptive.n_inputs} training inputs)")
-    agent = train_agent(adaptive, log=progress.note, victim=hardened, path=agent_file)
-    progress.advance(message="The adaptive agent attacks the test inputs")
+    agent = train_agent(adaptive, [progress], victim=hardened, path=agent_file)
+    progress.on_advance(message="The adaptive agent attacks the test inputs")
     rl = rl_attacks(hardened, agent, inputs, config.budget, progress, settings=("mix",))
-    progress.complete()
+    progress.on_phase_end()
     return {"rl": rl, **{key: agent.meta.get(key) for key in ("validation", "chosen", "training_seconds")}}
 
 
@@ -566,18 +575,18 @@ def run_robustness(config: RobustnessConfig, weights: Path | None = None, progre
     started = time.time()
     steps = RunSteps(phases, run_settings(config), resume, progress)
     original = Victim.builtin(config.victim)
-    shipped = load_agent(original, warn=lambda message: progress.note(f"warning: {message}"))
+    shipped = load_agent(original, [progress])
 
     attacked = steps.run("attack", lambda: attack_step(config, original, shipped, progress))
     train_adv, val_adv = AdversarialSet.from_saved(attacked["train"]), AdversarialSet.from_saved(attacked["val"])
-    progress.note(f"{len(train_adv)} adversarial training samples, {len(val_adv)} for validation")
+    progress.on_message(f"{len(train_adv)} adversarial training samples, {len(val_adv)} for validation")
 
     # 2. Fine-tuning; the hardened weights go beside the shipped ones (again from the kept step, on a resumed run).
     tuned = steps.run("fine-tune", lambda: dict(zip(("state", "history", "best_epoch"),
                                                     fine_tune(config, train_adv, val_adv, progress))))
     save_hardened(tuned["state"], weights)
     hardened = Victim.builtin(config.victim, weights)
-    progress.note(f"saved the hardened weights (epoch {tuned['best_epoch']}) at {relative_to_root(weights)}")
+    progress.on_message(f"saved the hardened weights (epoch {tuned['best_epoch']}) at {relative_to_root(weights)}")
 
     # 3. Before and after, on test inputs both networks classify correctly; then the adaptive attacker.
     inputs = eval_inputs([original, hardened], config.n_eval)

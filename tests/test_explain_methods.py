@@ -266,7 +266,7 @@ def test_explain_scores_without_dice_at_rl_area_when_only_the_scores_want_a_miss
         monkeypatch) -> None:
     from rlab_core.agents import agent as agent_module
 
-    def no_agent(victim, warn=None):
+    def no_agent(victim, callbacks=()):
         raise agent_module.AgentError(f"no agent for {victim}")
 
     monkeypatch.setattr(agent_module, "load_agent", no_agent)

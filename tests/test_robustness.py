@@ -26,6 +26,7 @@ from rlab_app import jobs
 from rlab_core import ROOT, background, robustness
 from rlab_core.agents.agent import AgentError, load_adaptive_agent, load_agent, recipe, train_agent
 from rlab_core.attacks import RLAttack
+from rlab_core.callbacks import Record
 from rlab_core.cli import main
 from rlab_core.victims import Victim, VictimError, file_sha256, get_profile, weight_choices, weights_file
 from rlab_core.victims import victim as victim_module
@@ -360,9 +361,9 @@ def test_the_last_runs_hardened_weights_and_adaptive_agent_are_attacked(tiny_run
         hardened = Victim.builtin(VICTIM, "last-run")
         saved = torch.load(last_run / f"{VICTIM}-hardened.pt", weights_only=True)
         assert all(torch.equal(v, saved[k]) for k, v in hardened.network.state_dict().items())
-        warnings: list[str] = []
-        agent = load_adaptive_agent(hardened, warnings.append)
-        assert warnings == []
+        record = Record()
+        agent = load_adaptive_agent(hardened, [record])
+        assert record.warnings == []
         sample = get_profile(VICTIM).dataset("test")[0]
         counting = CountingModel(hardened.network)
         on_counting = Victim.like(counting, VICTIM, name=VICTIM, weights="last-run", sha256=hardened.sha256)
@@ -371,8 +372,8 @@ def test_the_last_runs_hardened_weights_and_adaptive_agent_are_attacked(tiny_run
 
         # Weights hardened again after the agent was trained: loading the agent says so.
         torch.save(shipped_network().state_dict(), last_run / f"{VICTIM}-hardened.pt")
-        load_adaptive_agent(Victim.builtin(VICTIM, "last-run"), warnings.append)
-        assert len(warnings) == 1 and "trained against other weights" in warnings[0]
+        load_adaptive_agent(Victim.builtin(VICTIM, "last-run"), [record])
+        assert len(record.warnings) == 1 and "trained against other weights" in record.warnings[0]
 
         # A file that is not this victim's weights gets one clear error.
         (last_run / f"{VICTIM}-hardened.pt").write_bytes(b"not a checkpoint")

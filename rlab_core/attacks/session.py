@@ -42,7 +42,7 @@ class AttackSession:
 
     def __init__(self, victim: BlackBox, x: torch.Tensor, label: int | None, filters: Sequence[Filter], *,
                  strengths: Sequence[float] | None = None, seed: int = 0, max_patches: int | None = None,
-                 callbacks: Iterable[Callback] = ()) -> None:
+                 callbacks: Callback | Iterable[Callback] = ()) -> None:
         grid = victim.victim.grid
         self.victim, self.grid, self.filters = victim, grid, list(filters)
         self.distortion = Distortion(x, grid, self.filters, strengths, seed,

@@ -5,7 +5,7 @@ import argparse
 import json
 from pathlib import Path
 
-from rlab_core.cli.common import UsageError, log, resolve_victim
+from rlab_core.cli.common import STDERR, UsageError, resolve_victim
 from rlab_core.victims.profiles import MODALITIES
 
 
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(err)) from None
     quick_folder = args.out.parent if args.out is not None else rb.run_folder(victim) / "quick"
     weights = args.weights or hardened_path(victim, quick_folder if preset == "quick" else None)
-    progress = rb.Progress(args.progress, bars=True, log=log, victim=victim, preset=preset, command=config.command())
+    progress = rb.Progress(args.progress, bars=True, log=STDERR.write, victim=victim, preset=preset, command=config.command())
     try:
         report = rb.run_robustness(config, weights, progress, resume=args.resume,
                                    phases=None if args.out is None else rb.phases_folder(args.out))
