@@ -6,8 +6,8 @@ from pathlib import Path
 import streamlit as st
 
 from rlab_core import robustness
-from rlab_core.bench import BenchReport
 from rlab_core.background import read_json
+from rlab_core.bench import BenchReport
 
 
 def json_report(path: Path) -> dict | None:

@@ -11,6 +11,7 @@ import numpy as np
 from rlab_core.bench.report import BenchReport
 from rlab_core.files import atomic_path
 
+
 def _cell(value) -> str:
     return "-" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 

@@ -97,7 +97,7 @@ def curve_grid(budget: int, points: int = CURVE_POINTS) -> list[int]:
 def curves(samples: list[dict], attacks: Sequence[str], budget: int) -> dict[str, dict[str, list]]:
     """Per attack, the fraction of its samples fooled within ``q`` queries for ``q`` on the grid."""
     grid = curve_grid(budget)
-    out = {}
+    out: dict[str, dict[str, list]] = {}
     for name in attacks:
         rows = [r for r in samples if r["attack"] == name]
         fooled = np.array([r["queries"] for r in rows if r["success"]])
