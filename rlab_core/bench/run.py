@@ -39,9 +39,9 @@ def run_bench(config: BenchConfig, out: Path, *, resume: bool = False, use_ray: 
     out.parent.mkdir(parents=True, exist_ok=True)
     records_file = out.with_suffix(".jsonl")
     done = _records_so_far(records_file, config, resume, callbacks)
-    callbacks.on_message("Loading the victim and choosing the inputs…")
     if "rl" in config.attacks:
-        shipped_agent(config.victim)  # an agent that cannot load fails here, before any work
+        shipped_agent(config.victim)  # an agent that cannot load fails here, before any work (and any log line)
+    callbacks.on_message("Loading the victim and choosing the inputs…")
     indices = select_inputs(config.victim, config.n, config.model)
     if len(indices) < config.n:
         callbacks.on_message(f"only {len(indices)} test items of {config.victim} are classified correctly; running those")
