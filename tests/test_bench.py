@@ -144,6 +144,7 @@ def test_sample_seeds_depend_only_on_the_run_seed_and_the_index() -> None:
 def test_matched_distortion_is_rls_l2_or_rls_median_l2_where_rl_failed(tmp_path) -> None:
     config = BenchConfig(attacks=("rl", "square", "simba"), n=4, **ECG)
     report = run_bench(config, tmp_path / "m.json")
+    assert BenchReport.from_json(json.loads((tmp_path / "m.json").read_text())) == report  # the file is the report
     rl = {r["index"]: r for r in report.samples if r["attack"] == "rl"}
     assert sum(r["success"] for r in rl.values()) == 3  # the fixture this test relies on
     median = float(np.median([r["l2"] for r in rl.values() if r["success"]]))

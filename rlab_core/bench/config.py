@@ -37,12 +37,12 @@ class BenchConfig:
 
     def check(self) -> None:
         """Raise :class:`BenchError` on settings that cannot run, before any work starts."""
-        from rlab_core.bench.samples import attacked_victim
+        from rlab_core.bench.samples import attacked_victim  # samples imports this module
         from rlab_core.filters import FilterError, resolve_filters
 
         get_profile(self.victim)
         if self.model is not None:
-            attacked_victim(self.victim, self.model)
+            attacked_victim(self.victim, self.model)  # loaded (and kept) now: a bad model fails here
         unknown = [a for a in self.attacks if a not in ATTACKS]
         if unknown or not self.attacks:
             raise BenchError(f"unknown attack(s) {', '.join(unknown) or '(none given)'}; choose from: {', '.join(ATTACKS)}")
