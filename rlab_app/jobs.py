@@ -123,15 +123,11 @@ def start_bench(config: bench.BenchConfig, folder: Path | None = None, model: by
     if model is not None:
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(folder / bench.MODEL_FILE, model)
-        config = replace(config, model=str(folder / bench.MODEL_FILE))
+        config = replace(config, model=folder / bench.MODEL_FILE)
     config.check()
     out = folder / bench.LIVE
-    command = [sys.executable, "-m", "rlab_core", "bench", "--modality", get_profile(config.victim).modality,
-               "--victim", config.victim, "--attacks", ",".join(config.attacks), "--n", str(config.n),
-               "--budget", str(config.budget), "--seed", str(config.seed), "--filter", config.filter,
-               "--out", str(out), "--progress", str(folder / PROGRESS)]
-    if config.model is not None:
-        command += ["--model", config.model]
+    command = [sys.executable, "-m", "rlab_core", "bench", *config.argv(), "--out", str(out),
+               "--progress", str(folder / PROGRESS)]
     clear = [out.name, *(out.with_suffix(suffix).name for suffix in (".jsonl", ".md", ".png"))]
     return start_worker(command, folder, clear=clear, victim=config.victim, settings=asdict(config))
 

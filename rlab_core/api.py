@@ -16,6 +16,7 @@ from rlab_core.victims.blackbox import DEFAULT_BUDGET
 
 if TYPE_CHECKING:
     from rlab_core.attacks import AttackResult
+    from rlab_core.bench import BenchReport
     from rlab_core.callbacks import Callback
     from rlab_core.explanations import Explanation
     from rlab_core.victims import Victim
@@ -49,15 +50,17 @@ def explain(victim: Victim, x: torch.Tensor, label: int | None = None, *, method
 
 
 def benchmark(victim: str, attacks: Sequence[str] = ("rl", "random"), *, n: int = 20, budget: int = DEFAULT_BUDGET,
-              seed: int = 0, filter: str = "mix", model: Path | str | None = None,
-              out: Path | str = "bench.json") -> dict:
+              seed: int = 0, filter: str = "mix", model: Path | str | None = None, out: Path | str = "bench.json",
+              callbacks: Sequence[Callback] = ()) -> BenchReport:
     """The benchmark of built-in ``victim`` (or the ONNX ``model`` shaped like it): its first ``n``
     correctly classified test inputs, each attacked by every one of ``attacks``; writes ``out``
-    (.json, with .jsonl, .md and .png beside it) and returns the report (see :mod:`rlab_core.bench`)."""
+    (.json, with .jsonl, .md and .png beside it) and returns the :class:`~rlab_core.bench.BenchReport`
+    (its ``rows``, ``samples`` and ``curves``; ``to_json()`` is the file); ``callbacks`` follow the
+    attacks (see :mod:`rlab_core.bench`)."""
     from rlab_core.bench import BenchConfig, run_bench
 
-    config = BenchConfig(victim, tuple(attacks), n, budget, seed, filter, None if model is None else str(model))
-    return run_bench(config, Path(out))
+    config = BenchConfig(victim, tuple(attacks), n, budget, seed, filter, None if model is None else Path(model))
+    return run_bench(config, Path(out), callbacks=callbacks)
 
 
 def harden(victim: str, *, preset: str = "quick", seed: int = 0, weights: Path | str | None = None) -> dict:

@@ -36,8 +36,8 @@ def places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]
     reports, runs = tmp_path / "benchmarks", tmp_path / "runs"
     reports.mkdir()
     shutil.copy(PUBLISHED, reports / PUBLISHED.name)
-    monkeypatch.setattr(bench, "REPORTS", reports)
-    monkeypatch.setattr(bench, "RUNS", runs)
+    monkeypatch.setattr(bench.report, "REPORTS", reports)
+    monkeypatch.setattr(bench.report, "RUNS", runs)
     return reports, runs
 
 
@@ -92,13 +92,13 @@ def test_without_published_results_the_page_says_how_to_make_them(places) -> Non
 
 
 def test_the_figures_come_from_the_reports_curves_and_rows() -> None:
-    report = json.loads(PUBLISHED.read_text())
+    report = bench.BenchReport.from_json(json.loads(PUBLISHED.read_text()))
     curves = bench_curves_figure(report)
-    for trace, name in zip(curves.data, report["attacks"]):
-        assert list(trace.x) == report["curves"][name]["queries"]
-        assert list(trace.y) == report["curves"][name]["success_rate"]
+    for trace, name in zip(curves.data, report.config.attacks):
+        assert list(trace.x) == report.curves[name]["queries"]
+        assert list(trace.y) == report.curves[name]["success_rate"]
     bars = bench_queries_figure(report).data[0]
-    assert list(bars.customdata) == [row["success_rate"] for row in report["rows"]]
+    assert list(bars.customdata) == [row["success_rate"] for row in report.rows]
 
 
 def test_a_live_run_shows_progress_then_its_table_and_survives_a_reload(places) -> None:

@@ -13,18 +13,21 @@ from counting import count_victim_calls
 from killing import kill_when
 from torch import nn
 
-from rlab_core import ROOT
+from rlab_core import ROOT, options
 from rlab_core.attacks import GreedyAttack, RandomOrderAttack, SimBAAttack, SquareAttack, SquareLinfAttack
 from rlab_core.attacks.art_bridge import VictimModule, fold_length, image_shape
 from rlab_core.bench import (
     BenchConfig,
     BenchError,
+    BenchReport,
+    markdown,
     median_rl_l2,
     run_bench,
     run_sample,
     sample_seed,
 )
-from rlab_core.cli import main
+from rlab_core.callbacks import Record
+from rlab_core.cli import build_parser, main
 from rlab_core.victims import BlackBox, Victim
 from rlab_core.victims.victim import _shipped_network as uncounted_network  # bound before any counting
 
@@ -141,11 +144,12 @@ def test_sample_seeds_depend_only_on_the_run_seed_and_the_index() -> None:
 def test_matched_distortion_is_rls_l2_or_rls_median_l2_where_rl_failed(tmp_path) -> None:
     config = BenchConfig(attacks=("rl", "square", "simba"), n=4, **ECG)
     report = run_bench(config, tmp_path / "m.json")
-    rl = {r["index"]: r for r in report["samples"] if r["attack"] == "rl"}
+    assert BenchReport.from_json(json.loads((tmp_path / "m.json").read_text())) == report  # the file is the report
+    rl = {r["index"]: r for r in report.samples if r["attack"] == "rl"}
     assert sum(r["success"] for r in rl.values()) == 3  # the fixture this test relies on
     median = float(np.median([r["l2"] for r in rl.values() if r["success"]]))
-    assert report["rl_median_l2"] == pytest.approx(median, abs=1e-6)
-    for r in report["samples"]:
+    assert report.rl_median_l2 == pytest.approx(median, abs=1e-6)
+    for r in report.samples:
         if r["attack"] == "rl":
             continue
         value = r["eps"] if r["attack"] == "square" else r["l2_limit"]
@@ -156,11 +160,11 @@ def test_matched_distortion_is_rls_l2_or_rls_median_l2_where_rl_failed(tmp_path)
         assert not r["success"] or r["l2"] <= value + 1e-4
     # One sample on its own, as a Ray task would run it, gives the same records.
     index = next(i for i, r in rl.items() if not r["success"])
-    alone = run_sample(config, index, ["square", "simba"], rl[index], report["rl_median_l2"])
+    alone = run_sample(config, index, ["square", "simba"], rl[index], report.rl_median_l2)
     def strip(rows: list[dict]) -> list[dict]:
         return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
 
-    assert strip(alone) == strip([r for r in report["samples"] if r["index"] == index and r["attack"] != "rl"])
+    assert strip(alone) == strip([r for r in report.samples if r["index"] == index and r["attack"] != "rl"])
 
 
 def test_resume_runs_only_the_samples_not_done(tmp_path) -> None:
@@ -172,9 +176,9 @@ def test_resume_runs_only_the_samples_not_done(tmp_path) -> None:
     again = run_bench(BenchConfig(attacks=config.attacks, n=3, **ECG), out, resume=True)
     new = [json.loads(line) for line in out.with_suffix(".jsonl").read_text().splitlines()[len(lines):]]
     assert len(new) == 3 and len({r["index"] for r in new}) == 1
-    assert new[0]["index"] not in {r["index"] for r in first["samples"]}
-    assert again["inputs"] == 3 and len(again["samples"]) == 9
-    assert again["samples"][:6] == first["samples"]
+    assert new[0]["index"] not in {r["index"] for r in first.samples}
+    assert again.inputs == 3 and len(again.samples) == 9
+    assert again.samples[:6] == first.samples
     with pytest.raises(BenchError, match="other settings"):
         run_bench(BenchConfig(attacks=config.attacks, n=3, victim="ecg-cnn", filter="mix", budget=40), out, resume=True)
 
@@ -184,20 +188,24 @@ def without_seconds(records: list[dict]) -> list[dict]:
 
 
 def test_resume_drops_a_last_record_cut_short_and_redoes_only_it(tmp_path) -> None:
-    out, logged = tmp_path / "cut.json", []
+    out, told = tmp_path / "cut.json", Record()
     config = BenchConfig(attacks=("rl", "random"), n=2, **ECG)
     whole = run_bench(config, out)
     records = out.with_suffix(".jsonl")
     lines = records.read_text().splitlines(keepends=True)
     assert len(lines) == 1 + 4
     records.write_text("".join(lines[:-1]) + lines[-1][:len(lines[-1]) // 2])  # killed while writing the last record
-    again = run_bench(config, out, resume=True, log=logged.append)
-    assert any("dropped the last line" in line for line in logged)
-    assert any("3 sample records done" in line for line in logged)
+    again = run_bench(config, out, resume=True, callbacks=[told])
+    assert any("dropped the last line" in line for line in told.messages)
+    assert any("3 sample records done" in line for line in told.messages)
+    # The phase counts every attack of every input, the three read back at once, then the one redone.
+    counts = [args for event, args in told.events if event in ("phase", "advance", "phase_end")]
+    assert counts[0][:2] == ("attacks", 4) and counts[1] == (3, None)
+    assert counts[2][0] == 1 and counts[2][1].startswith("[1/1] input ") and counts[3:] == [()]
     kept = records.read_text().splitlines(keepends=True)
     assert kept[:-1] == lines[:-1] and len(kept) == len(lines)  # the cut record redone, once, on a line of its own
     assert without_seconds([json.loads(kept[-1])]) == without_seconds([json.loads(lines[-1])])
-    assert without_seconds(again["samples"]) == without_seconds(whole["samples"])
+    assert without_seconds(again.samples) == without_seconds(whole.samples)
     # A damaged line anywhere else is not taken for a cut one.
     records.write_text("".join(lines[:2]) + "{not json\n" + "".join(lines[2:]))
     with pytest.raises(BenchError, match="line 3, is not a record"):
@@ -209,9 +217,7 @@ def test_a_killed_bench_resumes_where_it_was(tmp_path) -> None:
     records are those of a run never stopped, and the inputs done before the kill are not redone."""
     config = BenchConfig(attacks=("rl", "greedy", "random"), n=6, budget=100, filter="illuminate", victim="ecg-cnn")
     out, records = tmp_path / "killed.json", tmp_path / "killed.jsonl"
-    command = [sys.executable, "-m", "rlab_core", "bench", "--modality", "ecg", "--victim", config.victim, "--attacks",
-               ",".join(config.attacks), "--n", str(config.n), "--budget", str(config.budget), "--filter",
-               config.filter, "--out", str(out)]
+    command = [sys.executable, "-m", "rlab_core", "bench", *config.argv(), "--out", str(out)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     first = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     kill_when(first, lambda: records.exists() and records.read_text().count("\n") >= 2,  # the settings line and one record
@@ -231,7 +237,7 @@ def test_a_killed_bench_resumes_where_it_was(tmp_path) -> None:
     assert {(r["index"], r["attack"]) for r in rerun}.isdisjoint((r["index"], r["attack"]) for r in finished)
     resumed = json.loads(out.read_text())
     uninterrupted = run_bench(config, tmp_path / "whole.json")
-    assert without_seconds(resumed["samples"]) == without_seconds(uninterrupted["samples"])
+    assert without_seconds(resumed["samples"]) == without_seconds(uninterrupted.samples)
     assert len(resumed["samples"]) == len(after.splitlines()) - 1 == config.n * len(config.attacks)
 
 
@@ -280,6 +286,28 @@ def test_cli_bench_bad_arguments_exit_2_with_one_line(tmp_path, capsys, args, me
     assert not (tmp_path / "b.json").exists()
 
 
+def test_a_configs_argv_read_back_by_the_bench_command_is_the_same_config(tmp_path) -> None:
+    configs = (BenchConfig("ecg-cnn"), BenchConfig("ecg-cnn", ("random",)),
+               BenchConfig("image-cnn", ("rl", "square"), n=7, budget=300, seed=2, filter="illuminate,gaussian_noise",
+                           model=tmp_path / "mine.onnx"))
+    for config in configs:
+        args = build_parser().parse_args(["bench", *config.argv(), "--out", str(tmp_path / "b.json")])
+        assert options.from_args(BenchConfig, args, victim=args.victim) == config
+        assert config.command("b.json") == " ".join(["python -m rlab_core bench", *config.argv(), "--out b.json"])
+
+
+SHIPPED = sorted((ROOT / "benchmarks").glob("bench-*.json"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda path: path.name)
+def test_a_report_reads_back_every_shipped_bench_json_exactly(path) -> None:
+    data = json.loads(path.read_text())
+    report = BenchReport.from_json(data)
+    assert report.to_json() == data
+    assert json.dumps(report.to_json()) == json.dumps(data)  # its keys in the same order too
+    assert markdown(report, path.with_suffix(".png").name) == path.with_suffix(".md").read_text()
+
+
 @pytest.mark.slow
 def test_ray_runs_give_the_same_records_as_in_process(tmp_path) -> None:
     ray = pytest.importorskip("ray")
@@ -290,11 +318,11 @@ def test_ray_runs_give_the_same_records_as_in_process(tmp_path) -> None:
         remote = run_bench(config, tmp_path / "ray.json", use_ray=True)
     finally:
         ray.shutdown()
-    assert remote["machine"].count("Ray") == 1 and "in-process" in local["machine"]
+    assert remote.machine.count("Ray") == 1 and "in-process" in local.machine
 
-    def strip(report: dict) -> list[dict]:
-        return [{k: v for k, v in r.items() if k != "seconds"} for r in report["samples"]]
+    def strip(report: BenchReport) -> list[dict]:
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in report.samples]
 
     assert strip(remote) == strip(local) and len(strip(local)) == 24
-    assert [{k: v for k, v in row.items() if k != "seconds_per_sample"} for row in remote["rows"]] == \
-           [{k: v for k, v in row.items() if k != "seconds_per_sample"} for row in local["rows"]]
+    assert [{k: v for k, v in row.items() if k != "seconds_per_sample"} for row in remote.rows] == \
+           [{k: v for k, v in row.items() if k != "seconds_per_sample"} for row in local.rows]

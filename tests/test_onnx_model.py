@@ -187,13 +187,13 @@ def test_bench_compares_every_attack_on_an_onnx_model(models: dict[str, Path], t
     from rlab_core.bench import BenchConfig, BenchError, run_bench
 
     attacks = ("rl", "greedy", "random", "square", "simba")
-    on_onnx = run_bench(BenchConfig(VICTIM, attacks, n=3, budget=150, model=str(models["logits"])), tmp_path / "onnx.json")
+    on_onnx = run_bench(BenchConfig(VICTIM, attacks, n=3, budget=150, model=models["logits"]), tmp_path / "onnx.json")
     shipped = run_bench(BenchConfig(VICTIM, attacks, n=3, budget=150), tmp_path / "shipped.json")
-    assert on_onnx["run"]["victim_weights_sha256"] == file_sha256(models["logits"])
-    assert on_onnx["command"].endswith(f"--model {models['logits']} --out {tmp_path / 'onnx.json'}")
-    outcome = {(r["index"], r["attack"]): (r["success"], r["queries"]) for r in shipped["samples"]}
-    assert {(r["index"], r["attack"]): (r["success"], r["queries"]) for r in on_onnx["samples"]} == outcome
+    assert on_onnx.run["victim_weights_sha256"] == file_sha256(models["logits"])
+    assert on_onnx.command.endswith(f"--model {models['logits']} --out {tmp_path / 'onnx.json'}")
+    outcome = {(r["index"], r["attack"]): (r["success"], r["queries"]) for r in shipped.samples}
+    assert {(r["index"], r["attack"]): (r["success"], r["queries"]) for r in on_onnx.samples} == outcome
     with pytest.raises(BenchError, match="takes inputs of shape"):
-        BenchConfig(VICTIM, attacks, model=str(models["an image model"])).check()
+        BenchConfig(VICTIM, attacks, model=models["an image model"]).check()
     with pytest.raises(BenchError, match="from an .onnx file only"):
-        BenchConfig(VICTIM, attacks, model=str(get_profile(VICTIM).weights_path)).check()
+        BenchConfig(VICTIM, attacks, model=get_profile(VICTIM).weights_path).check()

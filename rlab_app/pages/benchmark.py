@@ -28,15 +28,16 @@ ATTACK_NAMES = {"rl": "rl (the victim's RL agent)", "greedy": "greedy (probe eve
                 "square_linf": "square_linf (ART, Linf 0.05)", "simba": "simba (ART, L2 matched to rl)"}
 
 
-def show_report(report: dict, key: str) -> None:
+def show_report(report: bench.BenchReport, key: str) -> None:
     """A benchmark report: where it comes from, its table, its curves and median queries."""
-    asked = "" if report["inputs"] == report["n"] else f" of {report['n']} asked"
-    st.caption(f"Made by `{report['command']}`: {report['inputs']} correctly classified test inputs{asked}, "
-               f"untargeted, budget {report['budget']} queries per attack (the clean prediction included), seed "
-               f"{report['seed']}, patch filter `{report['filter']}`; {report['machine']}, {report['seconds']} s. "
+    config = report.config
+    asked = "" if report.inputs == config.n else f" of {config.n} asked"
+    st.caption(f"Made by `{report.command}`: {report.inputs} correctly classified test inputs{asked}, "
+               f"untargeted, budget {config.budget} queries per attack (the clean prediction included), seed "
+               f"{config.seed}, patch filter `{config.filter}`; {report.machine}, {report.seconds} s. "
                "A failure counts as the whole budget in every query figure; distortions (`[0, 1]` input scale) are "
                "means over successes.")
-    rows = [{heading: row.get(column) for column, heading in COLUMNS.items() if column in row} for row in report["rows"]]
+    rows = [{heading: row.get(column) for column, heading in COLUMNS.items() if column in row} for row in report.rows]
     st.dataframe(rows, hide_index=True, key=f"bench_table_{key}",
                  column_config={"success": st.column_config.NumberColumn(format="percent")})
     curves, queries = st.columns([3, 2])

@@ -7,6 +7,7 @@ import streamlit as st
 
 from rlab_core import robustness
 from rlab_core.background import read_json
+from rlab_core.bench import BenchReport
 
 
 def json_report(path: Path) -> dict | None:
@@ -27,7 +28,13 @@ def robustness_sample(victim: str, entry: dict):
     return robustness.replay_sample(victim, entry)
 
 
-def bench_report(path: Path) -> dict | None:
-    """The benchmark report at ``path``, if it is one (:func:`json_report`)."""
-    report = json_report(path)
-    return report if isinstance(report, dict) and {"rows", "curves", "budget"} <= report.keys() else None
+def bench_report(path: Path) -> BenchReport | None:
+    """The benchmark report at ``path``, if it is one (:func:`json_report`): a stopped run's record,
+    or any other JSON, is none."""
+    data = json_report(path)
+    if not isinstance(data, dict) or not {"rows", "curves", "budget"} <= data.keys():
+        return None
+    try:
+        return BenchReport.from_json(data)
+    except (KeyError, TypeError):  # a report missing some of its parts
+        return None
