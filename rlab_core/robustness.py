@@ -479,8 +479,8 @@ class RunSteps:
         if saved is not None:
             self.resumed_seconds += saved["seconds"]
             kept = saved["progress"]
-            self.progress.on_resume(phase, kept["done"], kept["total"], kept["seconds"], f"resumed: the {step} step was finished by an earlier run "
-                                                            f"({relative_to_root(self.path(step))})")
+            message = f"resumed: the {step} step was finished by an earlier run ({relative_to_root(self.path(step))})"
+            self.progress.on_resume(phase, kept["done"], kept["total"], kept["seconds"], message)
             return saved
         clock = time.time()
         made = make()
