@@ -1,12 +1,13 @@
 """Adversarial fine-tuning of one victim against its RL agent: the before/after report.
 
-Runs :func:`rlab_core.robustness.run_robustness` (see that module for the method) and writes
+Runs :func:`rlab_core.robustness.run_robustness` (see that package for the method) and writes
 ``benchmarks/robustness-<victim>.json`` (the Robustness page's shipped report) and ``.md`` (a
 before/after table). The hardened weights go beside the shipped ones, in
 ``assets/victims/<victim>-hardened.pt``, and the adaptive agent in
 ``assets/agents/<victim>-hardened-agent.zip``; the shipped weights and agent are never changed.
 ``--quick`` (a check of the pipeline) writes everything under ``runs/robustness/<victim>/quick/``
-instead, unless ``--out`` says where.
+instead, unless ``--out`` says where. The run's options (preset, seed) are
+:class:`~rlab_core.robustness.RobustnessConfig`'s, as on ``python -m rlab_core robustness``.
 
 Usage: python -m benchmarks.robustness --victim ecg-cnn [--quick | --full] [--seed S] [--out FILE.json]
                                        [--progress FILE.json]
@@ -14,13 +15,15 @@ Usage: python -m benchmarks.robustness --victim ecg-cnn [--quick | --full] [--se
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from rlab_core import robustness
+from rlab_core import options, robustness
+from rlab_core.background import Progress
+from rlab_core.callbacks import Log
 from rlab_core.victims import hardened_path
 
 OUT = Path(__file__).resolve().parent
@@ -29,32 +32,28 @@ OUT = Path(__file__).resolve().parent
 def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--victim", required=True)
-    size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="a check of the pipeline (about a minute for ECG)")
-    size.add_argument("--full", action="store_true", help="the published figures' settings")
-    parser.add_argument("--seed", type=int, default=0)
+    options.add_options(parser, robustness.RobustnessConfig)
     parser.add_argument("--out", type=Path, help="default: benchmarks/robustness-<victim>.json")
     parser.add_argument("--progress", type=Path, help="keep the run's progress in this JSON file (bars show only on a terminal)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    preset = "quick" if args.quick else "full" if args.full else "default"
-    config = robustness.config_for(args.victim, preset, args.seed)
+    config = robustness.config_for(args.victim, args.preset, args.seed)
     if args.out is not None:
         out = args.out
-    elif preset == "quick":
+    elif config.preset == "quick":
         out = robustness.run_folder(args.victim) / "quick" / "report.json"
     else:
         out = OUT / f"robustness-{args.victim}.json"
-    weights = hardened_path(args.victim, out.parent if preset == "quick" else None)
-    progress = robustness.Progress(args.progress, bars=True, log=lambda line: print(line, file=sys.stderr, flush=True))
-    report = robustness.run_robustness(config, weights, progress)
-    flags = "".join(f" --{name}" for name in ("quick", "full") if getattr(args, name))
-    seed = f" --seed {args.seed}" if args.seed else ""
-    report["command"] = f"python -m benchmarks.robustness --victim {args.victim}{flags}{seed}"
-    report["machine"] = f"{platform.machine()}, {torch.get_num_threads()} torch thread(s)"
+    weights = hardened_path(args.victim, out.parent if config.preset == "quick" else None)
+    progress = Progress(args.progress, bars=True, labels=robustness.PHASES)
+    stderr = Log(lambda line: print(line, file=sys.stderr, flush=True))
+    report = robustness.run_robustness(config, weights, [progress, stderr])
+    command = " ".join(["python -m benchmarks.robustness --victim", args.victim, *options.argv(config)])
+    report = replace(report, command=command)
     robustness.save_report(report, out)
+    progress.finish("done", report=str(out))
     print(robustness.markdown(report))
-    print(f"wrote {out} and {out.with_suffix('.md')}; hardened weights: {report['hardened_weights']}")
+    print(f"wrote {out} and {out.with_suffix('.md')}; hardened weights: {report.hardened_weights}")
     return out
 
 

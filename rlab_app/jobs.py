@@ -25,7 +25,7 @@ from typing import Any, cast
 from rlab_core import ROOT, bench, robustness
 from rlab_core.background import PROGRESS, read_json, write_json
 from rlab_core.files import atomic_write_bytes
-from rlab_core.victims import get_profile, hardened_path
+from rlab_core.victims import hardened_path
 
 LOG = "log.txt"
 
@@ -145,11 +145,8 @@ def start_robustness(victim: str, preset: str = "default", folder: Path | None =
     if status == "running":
         raise robustness.RobustnessError(f"a robustness run of {victim} is already running in {folder}")
     out = folder / "report.json"
-    command = [sys.executable, "-m", "rlab_core", "robustness", "--modality", get_profile(victim).modality,
-               "--victim", victim, "--out", str(out), "--progress", str(folder / PROGRESS),
-               "--weights", str(hardened_path(victim, folder))]
-    if preset != "default":
-        command.append(f"--{preset}")
+    command = [sys.executable, "-m", "rlab_core", "robustness", *config.argv(), "--out", str(out),
+               "--progress", str(folder / PROGRESS), "--weights", str(hardened_path(victim, folder))]
     if status == "stopped" and robustness.resumable(robustness.phases_folder(out), config):
         command.append("--resume")
     return start_worker(command, folder, clear=("report.json", "report.md"), victim=victim, preset=preset)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from rlab_core.bench import BenchReport
     from rlab_core.callbacks import Callback
     from rlab_core.explanations import Explanation
+    from rlab_core.robustness import RobustnessReport
     from rlab_core.victims import Victim
 
 
@@ -63,14 +64,15 @@ def benchmark(victim: str, attacks: Sequence[str] = ("rl", "random"), *, n: int 
     return run_bench(config, Path(out), callbacks=callbacks)
 
 
-def harden(victim: str, *, preset: str = "quick", seed: int = 0, weights: Path | str | None = None) -> dict:
+def harden(victim: str, *, preset: str = "quick", seed: int = 0, weights: Path | str | None = None,
+           callbacks: Sequence[Callback] = ()) -> RobustnessReport:
     """Adversarial fine-tuning of built-in ``victim`` against its RL agent, with the settings of
     ``preset`` (``quick``, ``default``, ``full``); the hardened weights go to ``weights`` (default:
     beside the shipped ones, ``runs/`` for a quick run), never over the shipped ones. Returns the
-    before/after report (see :mod:`rlab_core.robustness`)."""
+    before/after report (see :mod:`rlab_core.robustness`); ``callbacks`` follow the run."""
     from rlab_core.robustness import config_for, run_folder, run_robustness
     from rlab_core.victims import hardened_path
 
     if weights is None:
         weights = hardened_path(victim, run_folder(victim) / "quick" if preset == "quick" else None)
-    return run_robustness(config_for(victim, preset, seed), Path(weights))
+    return run_robustness(config_for(victim, preset, seed), Path(weights), callbacks)

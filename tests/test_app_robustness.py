@@ -20,6 +20,7 @@ from streamlit.testing.v1 import AppTest
 from rlab_app import jobs
 from rlab_app.figures.robustness import ROBUSTNESS_PANELS
 from rlab_core import background, robustness
+from rlab_core.robustness import report as robustness_report
 from rlab_core.victims import victim as victim_module
 
 torch.set_num_threads(1)
@@ -36,7 +37,7 @@ def report_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("robustness-page")
     config = robustness.config_for(VICTIM, "quick", **TINY)
     report = robustness.run_robustness(config, folder / f"{VICTIM}-hardened.pt")
-    background.write_json(folder / "report.json", report, compact=True)
+    robustness.save_report(report, folder / "report.json")
     return folder / "report.json"
 
 
@@ -45,7 +46,7 @@ def places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]
     """Empty shipped-reports and runs folders for the page."""
     reports, runs = tmp_path / "benchmarks", tmp_path / "runs"
     reports.mkdir()
-    monkeypatch.setattr(robustness, "REPORTS", reports)
+    monkeypatch.setattr(robustness_report, "REPORTS", reports)
     monkeypatch.setattr(victim_module, "HARDENED_RUNS", runs)
     return reports, runs
 

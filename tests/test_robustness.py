@@ -1,4 +1,4 @@
-"""Adversarial fine-tuning (rlab_core/robustness.py) and ``python -m rlab_core robustness``.
+"""Adversarial fine-tuning (rlab_core/robustness/) and ``python -m rlab_core robustness``.
 
 One tiny run of the real pipeline on ecg-cnn (the CLI in-process with a shrunken quick preset,
 everything written under tmp_path) serves most tests; the real ``--quick`` run is slow.
@@ -28,7 +28,7 @@ from rlab_core.agents.agent import AgentError, load_adaptive_agent, load_agent, 
 from rlab_core.attacks import RLAttack
 from rlab_core.callbacks import Record
 from rlab_core.cli import main
-from rlab_core.victims import Victim, VictimError, file_sha256, get_profile, weight_choices, weights_file
+from rlab_core.victims import Victim, VictimError, file_sha256, get_profile, hardened_path, weight_choices, weights_file
 from rlab_core.victims import victim as victim_module
 
 torch.set_num_threads(1)
@@ -117,7 +117,7 @@ def test_fine_tuning_never_overwrites_the_shipped_weights(tiny_run, shipped_befo
     on_disk = torch.load(get_profile(VICTIM).weights_path, weights_only=True)
     assert all(torch.equal(v, on_disk[k]) for k, v in shipped_network().state_dict().items())
     # The default place is beside the shipped weights, and a shipped weights path is refused.
-    assert robustness.hardened_path(VICTIM) == get_profile(VICTIM).weights_path.with_name(f"{VICTIM}-hardened.pt")
+    assert hardened_path(VICTIM) == get_profile(VICTIM).weights_path.with_name(f"{VICTIM}-hardened.pt")
     with pytest.raises(robustness.RobustnessError, match="never go there"):
         robustness.save_hardened(shipped_network().state_dict(), get_profile("image-cnn").weights_path)
     with pytest.raises(robustness.RobustnessError, match="never go there"):
@@ -153,11 +153,12 @@ def test_the_report_numbers_come_from_the_counting_victim(tiny_run) -> None:
     counting = CountingModel(hardened.network)
     on_counting = Victim.like(counting, VICTIM, name=VICTIM, weights="hardened", sha256=hardened.sha256)
     inputs = robustness.eval_inputs([Victim.builtin(VICTIM)], 3)
-    config = robustness.config_for(VICTIM, "quick", budget=40)
-    records = robustness.rl_attacks(on_counting, load_agent(VICTIM), inputs, 40, robustness.Progress(),
+    record = Record()
+    records = robustness.rl_attacks(on_counting, load_agent(VICTIM), inputs, 40, [record],
                                     settings=("mix", "gaussian_blur"))
-    records += robustness.square_attacks(on_counting, inputs, config, robustness.Progress())
+    records += robustness.square_attacks(on_counting, inputs, 0.05, 40, [record])
     assert counting.samples == sum(r["queries_total"] for r in records) > 0
+    assert record.events == [("advance", (1, None))] * len(records)  # one step per attack
 
 
 def test_fine_tuning_raises_accuracy_on_held_out_adversarial_samples(tiny_run) -> None:
@@ -389,3 +390,65 @@ def test_pretrained_victims_have_only_their_shipped_weights() -> None:
         load_adaptive_agent(Victim.builtin(VICTIM))
     with pytest.raises(VictimError, match="unknown weights"):
         weights_file(VICTIM, "latest")
+
+
+# ----------------------------------------------------------------- config, reports and the hardener
+
+@pytest.mark.parametrize("preset,seed", [("default", 0), ("quick", 0), ("full", 3)])
+def test_a_configs_command_line_parses_back_to_the_same_config(preset: str, seed: int) -> None:
+    from rlab_core.cli import build_parser
+
+    config = robustness.config_for(VICTIM, preset, seed)
+    args = build_parser().parse_args(["robustness", *config.argv()])
+    assert (args.modality, args.victim, args.preset, args.seed) == ("ecg", VICTIM, preset, seed)
+    assert robustness.config_for(args.victim, args.preset, args.seed) == config
+    assert config.command() == " ".join(["python -m rlab_core robustness", *config.argv()])
+
+
+SHIPPED_REPORTS = sorted((ROOT / "benchmarks").glob("robustness-*.json"))
+
+
+@pytest.mark.parametrize("path", SHIPPED_REPORTS, ids=lambda path: path.name)
+def test_a_report_reads_back_every_shipped_robustness_json_exactly(path: Path) -> None:
+    data = json.loads(path.read_text())
+    report = robustness.RobustnessReport.from_json(data)
+    assert report.to_json() == data
+    assert json.dumps(report.to_json()) == json.dumps(data)  # its keys in the same order too
+    assert robustness.markdown(report) == path.with_suffix(".md").read_text()
+    assert report.before.records("mix") == robustness.records_of(data["before"]["attacks"], "mix")
+    assert robustness.comparison_rows(report)[1]["clean accuracy"] == data["after"]["clean_accuracy"]
+
+
+def test_the_hardener_refuses_what_it_cannot_fine_tune() -> None:
+    victim = Victim.builtin(VICTIM)
+    agent = load_agent(victim)
+    for bad in ({"ratio": 1.0}, {"ratio": -0.1}, {"epochs": 0}, {"lr": 0.0}, {"batch_size": 1}):
+        with pytest.raises(robustness.RobustnessError):
+            robustness.Hardener(victim, agent, **bad)
+    with pytest.raises(robustness.RobustnessError, match="not a victim trained here"):
+        robustness.Hardener(Victim.builtin("imagenet-efficientnet-lite0"), agent)
+    with pytest.raises(robustness.RobustnessError, match="nothing to fine-tune on"):
+        robustness.Hardener(victim, agent).fit(robustness.AdversarialSet(), robustness.AdversarialSet())
+
+
+def test_the_hardener_fits_a_copy_and_reports_each_batch() -> None:
+    """``fit`` trains a copy (the cached network is untouched), starts its history at the shipped
+    weights, and tells the callbacks one phase of one step per batch."""
+    victim = Victim.builtin(VICTIM)
+    shipped = {k: v.clone() for k, v in victim.network.state_dict().items()}
+    x, y = get_profile(VICTIM).dataset("train").arrays()
+    adversarial = robustness.AdversarialSet(list(x[:16] + 0.1 * torch.randn_like(x[:16])), y[:16].tolist())
+    hardener = robustness.Hardener(victim, load_agent(victim), ratio=0.25, epochs=2, patience=2, batch_size=32,
+                                   clean_per_epoch=120, seed=1)
+    record = Record()
+    tuned = hardener.fit(adversarial, adversarial, [record])
+    assert all(torch.equal(v, shipped[k]) for k, v in victim.network.state_dict().items())
+    assert [entry["epoch"] for entry in tuned.history] == [0, 1, 2] and tuned.history[0]["loss"] is None
+    assert tuned.best_epoch == max(tuned.history, key=lambda entry: entry["score"])["epoch"]
+    phases = [args for hook, args in record.events if hook == "phase"]
+    steps_per_epoch = -(-120 // 24)  # 8 of every 32 are adversarial: 24 clean items a batch
+    assert [(name, total) for name, total, _ in phases] == [("fine-tune", 2 * steps_per_epoch)]
+    assert sum(1 for hook, _ in record.events if hook == "advance") == 2 * steps_per_epoch
+    assert record.events[-1] == ("phase_end", ())
+    changed = any(not torch.equal(v, shipped[k]) for k, v in tuned.state.items() if v.is_floating_point())
+    assert changed == (tuned.best_epoch > 0)

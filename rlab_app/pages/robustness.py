@@ -9,9 +9,10 @@ import streamlit as st
 from rlab_app import jobs
 from rlab_app.figures.attack import comparison_figure
 from rlab_app.figures.robustness import robustness_figure
-from rlab_app.state.reports import json_report, robustness_sample
+from rlab_app.state.reports import robustness_report, robustness_sample
 from rlab_app.widgets import follow_run, run_buttons, show_run_status, true_label
 from rlab_core import relative_to_root, robustness
+from rlab_core.robustness import RobustnessReport
 from rlab_core.victims import PROFILES, VictimProfile, get_profile
 
 POLL_SECONDS = 2
@@ -23,6 +24,11 @@ MIX_NAME = "the mixture"
 
 def percent(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
+
+
+def points(after: float | None, before: float | None) -> str | None:
+    """The change from ``before`` to ``after`` in percentage points (none without both)."""
+    return None if after is None or before is None else f"{(after - before) * 100:+.1f} pts"
 
 
 def run_controls(spec: VictimProfile, folder: Path, status: str) -> None:
@@ -59,7 +65,7 @@ def show_progress(folder: Path) -> None:
                     done="The run finished: its report is below.", failed=f"The run failed: {progress.get('error')}")
 
 
-def choose_report(spec: VictimProfile, folder: Path) -> dict | None:
+def choose_report(spec: VictimProfile, folder: Path) -> RobustnessReport | None:
     sources = {}
     if (folder / "report.json").exists():
         sources["This app's last run"] = folder / "report.json"
@@ -72,29 +78,28 @@ def choose_report(spec: VictimProfile, folder: Path) -> dict | None:
         return None
     # A key per victim: each has its own reports.
     source = st.radio("Report", list(sources), horizontal=True, key=f"robustness_source_{spec.name}")
-    report = json_report(sources[source])
+    report = robustness_report(sources[source])
     if report is None:
         st.error(f"{relative_to_root(sources[source])} cannot be read.")
     return report
 
 
-def show_report(spec: VictimProfile, report: dict) -> None:
-    ev, before, after, adaptive = report["evaluation"], report["before"], report["after"], report["adaptive"]
+def show_report(spec: VictimProfile, report: RobustnessReport) -> None:
+    ev, before, after, adaptive = report.evaluation, report.before, report.after, report.adaptive
     st.caption(f"{ev['inputs']} test inputs that both networks classify correctly; budget {ev['budget']} queries; "
                f"at most {ev['max_patches']} of {ev['n_patches']} patches; Square Attack (Linf "
-               f"{ev['square']['eps']:g}) on the first {ev['square']['inputs']}. Made by `{report['command']}` "
-               f"({report['seconds']['total'] / 60:.1f} min).")
+               f"{ev['square']['eps']:g}) on the first {ev['square']['inputs']}. Made by `{report.command}` "
+               f"({report.seconds['total'] / 60:.1f} min).")
     figures = st.columns(4)
-    figures[0].metric("Clean accuracy", percent(after["clean_accuracy"]),
-                      f"{(after['clean_accuracy'] - before['clean_accuracy']) * 100:+.1f} pts", help="whole test split")
-    figures[1].metric("RL success (mix)", percent(after["rl_success_rate"]),
-                      f"{(after['rl_success_rate'] - before['rl_success_rate']) * 100:+.1f} pts", delta_color="inverse",
+    figures[0].metric("Clean accuracy", percent(after.clean_accuracy),
+                      points(after.clean_accuracy, before.clean_accuracy), help="whole test split")
+    figures[1].metric("RL success (mix)", percent(after.rl_success_rate),
+                      points(after.rl_success_rate, before.rl_success_rate), delta_color="inverse",
                       help="the shipped agent, before → after")
-    figures[2].metric("Adaptive agent", percent(adaptive["success_rate"]),
+    figures[2].metric("Adaptive agent", percent(adaptive.success_rate),
                       help="an agent trained again against the hardened victim, with the shipped recipe")
-    figures[3].metric("Square success", percent(after["square_success_rate"]),
-                      None if before["square_success_rate"] is None else
-                      f"{(after['square_success_rate'] - before['square_success_rate']) * 100:+.1f} pts",
+    figures[3].metric("Square success", percent(after.square_success_rate),
+                      points(after.square_success_rate, before.square_success_rate),
                       delta_color="inverse", help="a different attack family: does robustness carry over?")
     st.plotly_chart(robustness_figure(report), key="robustness_chart")
     st.caption("Held-out adversarial: the adversarial test inputs (every filter setting) that fooled the shipped "
@@ -105,15 +110,15 @@ def show_report(spec: VictimProfile, report: dict) -> None:
     st.dataframe(robustness.comparison_rows(report), hide_index=True, column_config=percents, key="robustness_table")
     st.page_link("rlab_app/pages/attack.py", label="Watch an attack on the hardened weights (Attack page, Victim weights)",
                  icon=":material/bolt:")
-    if report["preset"] == "quick":
-        st.caption(f"A quick run: its adaptive agent ({adaptive['recipe']['ppo_steps']} PPO steps, "
-                   f"{adaptive['recipe']['n_inputs']} inputs) is a check of the pipeline, not a measurement.")
+    if report.preset == "quick":
+        st.caption(f"A quick run: its adaptive agent ({adaptive.recipe['ppo_steps']} PPO steps, "
+                   f"{adaptive.recipe['n_inputs']} inputs) is a check of the pipeline, not a measurement.")
     show_samples(spec, report)
 
 
-def show_samples(spec: VictimProfile, report: dict) -> None:
+def show_samples(spec: VictimProfile, report: RobustnessReport) -> None:
     st.subheader("Fooled the original, not the hardened victim")
-    samples = report.get("samples", [])
+    samples = report.samples
     if not samples:
         st.caption("No adversarial test input that fooled the shipped weights is classified correctly after fine-tuning.")
         return
@@ -127,7 +132,7 @@ def show_samples(spec: VictimProfile, report: dict) -> None:
                     f"after {entry['before']['queries']} queries; the hardened victim says **{entry['hardened']['label_name']}** "
                     f"({entry['hardened']['probability']:.1%}). Attacked again, the hardened victim is "
                     + (f"fooled after {after['queries']} queries." if after["success"] else
-                       f"not fooled within {report['evaluation']['budget']} queries."))
+                       f"not fooled within {report.evaluation['budget']} queries."))
         st.plotly_chart(comparison_figure(shown.sample.x, shown.x_adv, shown.grid, shown.patch_filters,
                                                 shown.sample.scale), key=f"robustness_sample_{k}")
 

@@ -8,6 +8,7 @@ import streamlit as st
 from rlab_core import robustness
 from rlab_core.background import read_json
 from rlab_core.bench import BenchReport
+from rlab_core.robustness import RobustnessReport
 
 
 def json_report(path: Path) -> dict | None:
@@ -20,6 +21,17 @@ def json_report(path: Path) -> dict | None:
 @st.cache_data(show_spinner=False, max_entries=32)
 def _json_report(path: str, modified: int) -> dict | None:
     return read_json(Path(path))
+
+
+def robustness_report(path: Path) -> RobustnessReport | None:
+    """The robustness report at ``path``, if it is one (:func:`json_report`)."""
+    data = json_report(path)
+    if not isinstance(data, dict):
+        return None
+    try:
+        return RobustnessReport.from_json(data)
+    except (KeyError, TypeError):  # a report missing some of its parts
+        return None
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
