@@ -1,12 +1,24 @@
-"""RL maps against Captum's on a localisation set: Dice, IoU, Dice at the RL area, pointing, queries.
+"""Explanations against ground truth, beside the controls: Dice, IoU, Dice at the RL area, pointing, queries.
 
 For each of the first ``--n`` test items of the victim's localisation set that have a ground-truth
 mask and that the victim classifies correctly (in the split's seeded order; item ``i`` explained
-with seed ``i``), every method of :data:`rlab_core.explanations.METHODS` maps the input and is scored
-by the fixed protocol (``docs/ARCHITECTURE.md``, "Explanations"). Writes
-``benchmarks/explain-<victim>.json`` (rows and per-sample records), ``.md`` and ``.png``.
+with seed ``i``), every method of ``--methods`` maps the input and is scored by the fixed protocol
+(``docs/ARCHITECTURE.md``, "Explanations"). The default is every method and every control
+(:mod:`rlab_core.explanations.controls`): a method is only as good as its margin over the maps
+that ask nothing of the model, and the set itself is **valid** only while every model-free
+control stays at or under :data:`~rlab_core.explanations.metrics.VALIDITY_BOUND` (Dice, and
+GridPG where scored). On the first ``--randomisation`` of the items, the model-parameter
+randomisation test (Adebayo et al., 2018): each method's rank correlation between its map on the
+trained victim and on the same network re-initialised (seed = item index). On the first
+``--curves`` items, each black-box peer's map read at 50, 100, 200, 500 and 1,000 queries (RISE: one
+run, cut; Captum's sampling methods: one seeded run per budget, each a prefix of the next; Feature
+Ablation at its fixed 1 + P), every query counted by the victim wrapper.
+
+Writes ``benchmarks/explain-<victim>.json`` (rows, validity, randomisation and per-sample records),
+``.md`` and ``.png`` (or ``--out FILE.json`` and its companions).
 
 Usage: python -m benchmarks.explain --victim image-loc-cnn [--n 200] [--budget 1000] [--workers 2]
+                                    [--methods a,b] [--randomisation 20] [--curves 100] [--out FILE.json]
 """
 from __future__ import annotations
 
@@ -20,50 +32,135 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rlab_core.agents.agent import load_agent
+from rlab_core.agents.agent import AgentError, load_agent
 from rlab_core.callbacks import Log
-from rlab_core.explanations import METHODS, WHITE_BOX, explain
+from rlab_core.explanations import (
+    KNOWN,
+    MODEL_FREE,
+    PEERS,
+    WHITE_BOX,
+    Target,
+    at_budgets,
+    dice,
+    explain,
+    gridpg,
+    parse_methods,
+    pointing,
+    randomisation_test,
+    rise_at_budgets,
+    target_of,
+)
+from rlab_core.explanations.metrics import validity
 from rlab_core.explanations.rl import RL_FILTERS, RL_SEEDS
 from rlab_core.run_record import run_record
-from rlab_core.victims import Victim
+from rlab_core.sample import Sample
+from rlab_core.victims import BlackBox, Victim
 
 OUT = Path(__file__).resolve().parent
-METRICS = ("dice", "iou", "dice_at_rl_area", "pointing")
+METRICS = ("dice", "iou", "dice_at_rl_area", "pointing", "gridpg")
+CURVE_BUDGETS = (50, 100, 200, 500, 1000)
 _JOB: dict = {}  # what the worker processes share (inherited through fork)
 
 
-def scored_inputs(victim: str, n: int) -> list[int]:
-    """Indices of the first ``n`` test items with ground truth that the victim gets right."""
+def scored_inputs(victim: str, n: int) -> list[tuple[int, int]]:
+    """The first ``n`` explanations to score, as ``(test index, class)``: items with ground truth
+    that the victim gets right; on a mosaic, each of the four classes of a mosaic whose top four
+    are exactly its classes present."""
     network = Victim.builtin(victim)
     data = network.dataset("test")
-    chosen = []
+    chosen: list[tuple[int, int]] = []
     for i in range(len(data)):
         sample = data[i]
-        if sample.mask is not None and sample.mask.any() and network.predict(sample.x) == sample.y:
-            chosen.append(i)
-        if len(chosen) == n:
-            break
+        if sample.parts:
+            present = sorted(part.label for part in sample.parts)
+            if sorted(np.argsort(-network.probabilities(sample.x))[:len(present)].tolist()) == present:
+                chosen += [(i, part.label) for part in sample.parts]
+        elif sample.mask is not None and sample.mask.any() and network.predict(sample.x) == sample.y:
+            chosen.append((i, int(sample.y)))
+        if len(chosen) >= n:
+            return chosen[:n]
     return chosen
 
 
-def explain_one(index: int) -> dict:
+def _job(item: tuple[int, int]) -> tuple[Victim, Sample, Target]:
     victim = Victim.builtin(_JOB["victim"])
-    sample = victim.dataset("test")[index]
-    explanation = explain(victim, sample.x, sample.y, METHODS, _JOB["budget"], seed=index, truth=sample.mask,
-                          agent=_JOB["agent"])
-    return {"index": index, "truth_area": int(sample.mask.sum()), **explanation.summary()}
+    sample = victim.dataset("test")[item[0]]
+    return victim, sample, target_of(victim, sample, item[1])
 
 
-def aggregate(samples: list[dict]) -> list[dict]:
+def explain_one(item: tuple[int, int]) -> dict:
+    victim, sample, target = _job(item)
+    explanation = explain(victim, sample.x, target.label, _JOB["methods"], _JOB["budget"], seed=item[0],
+                          truth=target.truth, cell=target.cell, agent=_JOB["agent"])
+    assert target.truth is not None  # scored_inputs keeps only items with ground truth
+    return {"index": item[0], "truth_area": int(target.truth.sum()), **explanation.summary()}
+
+
+def randomise_one(item: tuple[int, int]) -> dict:
+    victim, sample, target = _job(item)
+    methods = [m for m in _JOB["methods"] if m != "model_free_in_cell"]  # it reads the ground truth, not the model
+    correlations = randomisation_test(victim, sample.x, target.label, methods, budget=_JOB["budget"], seed=item[0],
+                                      agent=_JOB["agent"])
+    return {"index": item[0], "label": target.label, "correlations": correlations}
+
+
+def curve_one(item: tuple[int, int]) -> dict:
+    """Each peer's map of one item at :data:`CURVE_BUDGETS`, scored: budget -> {queries, dice, pointing, gridpg}."""
+    victim, sample, target = _job(item)
+    assert target.truth is not None
+    curves: dict[str, dict[str, dict | None]] = {}
+    for method in (m for m in _JOB["methods"] if m in PEERS):
+        if method == "rise":
+            maps: dict = rise_at_budgets(BlackBox(victim), sample.x, target.label, victim.grid, CURVE_BUDGETS, item[0])
+        else:
+            maps = at_budgets(method, lambda: BlackBox(victim), sample.x, target.label, victim.grid, CURVE_BUDGETS,
+                              item[0])
+        curves[method] = {str(budget): None if m is None else
+                          {"queries": m.queries, "dice": dice(m.values, target.truth),
+                           "pointing": pointing(m.values, target.truth, victim.grid.patch_size),
+                           **({} if target.cell is None else {"gridpg": gridpg(m.values, target.cell)})}
+                          for budget, m in maps.items()}
+    return {"index": item[0], "label": target.label, "curves": curves}
+
+
+def curve_rows(records: list[dict]) -> list[dict]:
+    """Per peer and budget, the mean Dice and pointing over the items the budget bought a map for."""
     rows = []
-    for method in METHODS:
+    for method in records[0]["curves"] if records else ():
+        for budget in records[0]["curves"][method]:
+            points = [r["curves"][method][budget] for r in records if r["curves"][method][budget] is not None]
+            if points:
+                rows.append({"method": method, "budget": int(budget), "items": len(points),
+                             "max_queries": max(p["queries"] for p in points),
+                             "dice_mean": round(float(np.mean([p["dice"] for p in points])), 4),
+                             "gridpg_mean": (round(float(np.mean([p["gridpg"] for p in points])), 4)
+                                             if "gridpg" in points[0] else None),
+                             "pointing_mean": round(float(np.mean([p["pointing"] for p in points])), 4)})
+    return rows
+
+
+def mean_and_std(values: list[float]) -> dict:
+    return ({"mean": round(float(np.mean(values)), 4), "std": round(float(np.std(values)), 4), "scored": len(values)}
+            if values else {"mean": None, "std": None, "scored": 0})
+
+
+def access(entry: dict) -> str:
+    if entry["uses_ground_truth"]:
+        return "control, reads the ground truth"
+    if entry["queries"] == 0:
+        return "control"
+    return "white-box" if entry["white_box"] else "black-box"
+
+
+def aggregate(samples: list[dict], methods: tuple[str, ...]) -> list[dict]:
+    rows = []
+    for method in methods:
         entries = [s["methods"][method] for s in samples]
-        row: dict = {"method": method, "white_box": method in WHITE_BOX, "samples": len(entries)}
+        row: dict = {"method": method, "access": access(entries[0]), "white_box": method in WHITE_BOX,
+                     "samples": len(entries)}
         for metric in METRICS:
-            values = [float(e[metric]) for e in entries if e[metric] is not None]
-            row[f"{metric}_mean"] = round(float(np.mean(values)), 4) if values else None
-            row[f"{metric}_std"] = round(float(np.std(values)), 4) if values else None
-            row[f"{metric}_scored"] = len(values)
+            figures = mean_and_std([float(e[metric]) for e in entries if e.get(metric) is not None])
+            row.update({f"{metric}_{k}": v for k, v in figures.items()})
         queries = [e["queries"] for e in entries if e["queries"] is not None]
         row["mean_queries"] = round(float(np.mean(queries)), 1) if queries else None
         row["median_queries"] = float(np.median(queries)) if queries else None
@@ -72,27 +169,69 @@ def aggregate(samples: list[dict]) -> list[dict]:
     return rows
 
 
-def markdown(report: dict) -> str:
-    def cell(row: dict, metric: str) -> str:
-        mean, std = row[f"{metric}_mean"], row[f"{metric}_std"]
-        return "n/a" if mean is None else f"{mean:.3f} ± {std:.3f}"
+def set_validity(rows: list[dict]) -> dict:
+    means = {r["method"]: {"dice": r["dice_mean"], "gridpg": r["gridpg_mean"]} for r in rows if r["method"] in MODEL_FREE}
+    missing = [c for c in MODEL_FREE if c not in means]
+    check = validity(means)
+    return {**check, "valid": check["valid"] and not missing, "missing_controls": missing}
 
-    lines = [f"# `{report['victim']}`: RL maps vs Captum's, against ground truth", "",
-             (f"{report['inputs']} correctly classified test items with ground truth; RL attacks: filters "
+
+def randomisation_rows(records: list[dict], methods: list[str]) -> list[dict]:
+    return [{"method": m, **mean_and_std([r["correlations"][m] for r in records if r["correlations"][m] is not None])}
+            for m in methods]
+
+
+def _cell(row: dict, metric: str) -> str:
+    mean, std = row[f"{metric}_mean"], row[f"{metric}_std"]
+    return "n/a" if mean is None else f"{mean:.3f} ± {std:.3f}"
+
+
+def _correlation(row: dict) -> str:
+    return "n/a" if row["mean"] is None else f"{row['mean']:.3f} ± {row['std']:.3f}"
+
+
+def markdown(report: dict) -> str:
+    check = report["validity"]
+    verdict = ("**Valid set**: every model-free control scores at most {bound} Dice (and GridPG)." if check["valid"] else
+               "**Invalid set**: a map that asks nothing of the model scores too well here ({failures}), so a high "
+               "score on it says nothing about the model.").format(bound=check["bound"],
+                                                                   failures="; ".join(check["failures"]
+                                                                                      + check["missing_controls"]))
+    lines = [f"# `{report['victim']}`: explanations against ground truth, beside the controls", "", verdict, "",
+             (f"{report['inputs']} explanations of correctly classified test items with ground truth (on a mosaic, "
+              "each of its four classes in turn, GridPG the share of positive attribution in that class's cell); "
+              "RL attacks: filters "
               f"{', '.join(report['rl_filters'])} x {report['rl_seeds']} seeds, budget {report['budget']} queries each, "
-              f"20% patch cap; seed = item index. RL fooled the victim on {report['rl_success_rate']:.1%} of them. "
-              f"Made by `{report['command']}` on {report['machine']} in {report['seconds'] / 60:.0f} min."), "",
-             ("Saliency, IG and Grad-CAM are **white-box** (they read the network's gradients); RL and Occlusion only "
-              "query the black box. `dice_at_rl_area` is averaged over the items where `rl_hard` is not empty."), "",
-             "| method | access | dice | iou | dice at RL area | pointing | mean queries | median queries | s / item |",
-             "|---" * 9 + "|"]
+              f"20% patch cap; seed = item index. Made by `{report['command']}` on {report['machine']} in "
+              f"{report['seconds'] / 60:.0f} min."), "",
+             ("Access: white-box methods read the network's gradients; black-box ones only query it (queries "
+              "counted by the victim wrapper); controls ask nothing; `model_free_in_cell` reads the ground truth (a "
+              "ceiling, not a competitor). `dice_at_rl_area` is averaged over the items where `rl_hard` is not empty."),
+             "", "| method | access | dice | iou | GridPG | dice at RL area | pointing | mean queries | median queries "
+             "| s / item |", "|---" * 10 + "|"]
     for row in report["rows"]:
-        access = "white-box" if row["white_box"] else "black-box"
         queries = ("-", "-") if row["mean_queries"] is None else (f"{row['mean_queries']:g}", f"{row['median_queries']:g}")
-        lines.append(f"| {row['method']} | {access} | {cell(row, 'dice')} | {cell(row, 'iou')} | "
-                     f"{cell(row, 'dice_at_rl_area')} | {row['pointing_mean']:.3f} | {queries[0]} | {queries[1]} | "
-                     f"{row['mean_seconds']:.2f} |")
-    return "\n".join(lines) + f"\n\n![Dice and queries per method](explain-{report['victim']}.png)\n"
+        lines.append(f"| {row['method']} | {row['access']} | {_cell(row, 'dice')} | {_cell(row, 'iou')} | "
+                     f"{_cell(row, 'gridpg')} | {_cell(row, 'dice_at_rl_area')} | {row['pointing_mean']:.3f} | "
+                     f"{queries[0]} | {queries[1]} | {row['mean_seconds']:.2f} |")
+    randomised = report["randomisation"]
+    if randomised["rows"]:
+        lines += ["", (f"**Randomisation test** on the first {randomised['inputs']} items: Spearman correlation between "
+                       "each method's map on the trained victim and on the same network with every weight "
+                       "re-initialised (near 0: the map depends on the weights; the controls are 1 by construction; "
+                       "a constant map has no ranking and is not counted)."), "",
+                  "| method | correlation | items counted |", "|---|---|---|"]
+        lines += [f"| {r['method']} | {_correlation(r)} | {r['scored']} |" for r in randomised["rows"]]
+    curves = report["curves"]
+    if curves["rows"]:
+        lines += ["", (f"**Black-box peers against their query budget** on the first {curves['inputs']} items: mean "
+                       "Dice of each peer's map when it may spend at most that many queries (Feature Ablation costs "
+                       "its fixed 1 + P; `max queries` is the most any item spent)."), "",
+                  "| method | budget | max queries | dice | GridPG | pointing | items |", "|---|---|---|---|---|---|---|"]
+        lines += [f"| {r['method']} | {r['budget']} | {r['max_queries']} | {r['dice_mean']:.3f} | "
+                  f"{'-' if r['gridpg_mean'] is None else format(r['gridpg_mean'], '.3f')} | "
+                  f"{r['pointing_mean']:.3f} | {r['items']} |" for r in curves["rows"]]
+    return "\n".join(lines) + f"\n\n![Dice and queries per method]({report['figure']})\n"
 
 
 def plot(report: dict, path: Path) -> None:
@@ -102,14 +241,17 @@ def plot(report: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     rows = report["rows"]
-    names = [r["method"] for r in rows]
-    colours = ["tab:gray" if r["white_box"] else "tab:red" for r in rows]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6), dpi=100)
-    left.bar(names, [r["dice_mean"] for r in rows], yerr=[r["dice_std"] for r in rows], color=colours, capsize=3)
+    colour = {"white-box": "tab:gray", "black-box": "tab:red", "control": "tab:olive",
+              "control, reads the ground truth": "tab:green"}
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 3.8), dpi=100)
+    left.bar([r["method"] for r in rows], [r["dice_mean"] for r in rows], yerr=[r["dice_std"] for r in rows],
+             color=[colour[r["access"]] for r in rows], capsize=3)
+    left.axhline(report["validity"]["bound"], color="k", lw=0.8, ls="--")
     left.set_ylabel("Dice at ground-truth area")
     left.set_ylim(0, 1)
-    left.set_title(f"{report['victim']}: red black-box, gray white-box")
-    black_box = [r for r in rows if r["mean_queries"] is not None]
+    left.tick_params(axis="x", rotation=45)
+    left.set_title(f"{report['victim']}: red black-box, gray white-box, olive control")
+    black_box = [r for r in rows if r["access"] == "black-box"]
     right.bar([r["method"] for r in black_box], [r["mean_queries"] for r in black_box], color="tab:red")
     right.set_ylabel("mean queries per item")
     right.set_title("queries spent (black-box methods)")
@@ -118,35 +260,64 @@ def plot(report: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def main() -> None:
+def run_all(function, indices: list[tuple[int, int]], workers: int, what: str) -> list[dict]:
+    started, records = time.time(), []
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        for done, record in enumerate(pool.imap(function, indices, chunksize=2), 1):
+            records.append(record)
+            if done % 10 == 0 or done == len(indices):
+                print(f"{what}: {done}/{len(indices)} items ({time.time() - started:.0f}s)", flush=True)
+    return records
+
+
+def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--victim", required=True)
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--budget", type=int, default=1000)
+    parser.add_argument("--methods", help="comma list (default: every method and control)")
+    parser.add_argument("--randomisation", type=int, default=20, help="items of the randomisation test (0: none)")
+    parser.add_argument("--curves", type=int, default=100, help="items of the peers' budget curves (0: none)")
     parser.add_argument("--workers", type=int, default=1, help="processes (results do not depend on it)")
-    args = parser.parse_args()
+    parser.add_argument("--out", type=Path, help="default: benchmarks/explain-<victim>.json")
+    args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    _JOB.update(victim=args.victim, budget=args.budget, agent=load_agent(args.victim, [Log(print)]))
+    methods = parse_methods(args.methods) if args.methods else KNOWN
+    # The agent serves every item (scoring reads rl_hard's area even when no RL map is asked for).
+    try:
+        agent = load_agent(args.victim, [Log(print)])
+    except AgentError as err:  # a victim without an agent yet: its RL maps cannot be made
+        print(f"{err}: the RL methods are left out", flush=True)
+        agent, methods = None, tuple(m for m in methods if m not in ("rl", "rl_hard"))
+    _JOB.update(victim=args.victim, budget=args.budget, methods=methods, agent=agent)
     indices = scored_inputs(args.victim, args.n)
     started = time.time()
-    with multiprocessing.get_context("fork").Pool(args.workers) as pool:
-        samples = []
-        for done, record in enumerate(pool.imap(explain_one, indices, chunksize=2), 1):
-            samples.append(record)
-            if done % 10 == 0:
-                print(f"{done}/{len(indices)} items ({time.time() - started:.0f}s)", flush=True)
+    samples = run_all(explain_one, indices, args.workers, "explanations")
+    randomised = run_all(randomise_one, indices[:args.randomisation], args.workers, "randomisation")
+    curved = run_all(curve_one, indices[:args.curves], args.workers, "curves") if set(PEERS) & set(methods) else []
+    out = args.out or OUT / f"explain-{args.victim}.json"
+    flags = "".join(f" --{k} {v}" for k, v in (("methods", args.methods), ("randomisation", args.randomisation),
+                                                 ("curves", args.curves))
+                    if v is not None and v != parser.get_default(k))
+    rows = aggregate(samples, methods)
     report = {"run": run_record(seed=0, victim=args.victim), "victim": args.victim, "inputs": len(samples),
               "budget": args.budget, "rl_filters": list(RL_FILTERS), "rl_seeds": RL_SEEDS,
               "rl_success_rate": round(float(np.mean([bool(s["rl_success"]) for s in samples])), 4),
               "machine": f"{platform.machine()}, {args.workers} worker(s), 1 torch thread each",
-              "command": f"python -m benchmarks.explain --victim {args.victim} --n {args.n} --budget {args.budget}",
-              "seconds": round(time.time() - started, 1), "rows": aggregate(samples), "samples": samples}
-    out = OUT / f"explain-{args.victim}.json"
+              "command": f"python -m benchmarks.explain --victim {args.victim} --n {args.n} --budget {args.budget}{flags}",
+              "seconds": round(time.time() - started, 1), "figure": out.with_suffix(".png").name, "rows": rows,
+              "validity": set_validity(rows),
+              "randomisation": {"inputs": len(randomised),
+                                "rows": randomisation_rows(randomised, [m for m in methods if m != "model_free_in_cell"])
+                                if randomised else [], "samples": randomised},
+              "curves": {"inputs": len(curved), "budgets": list(CURVE_BUDGETS), "rows": curve_rows(curved),
+                         "samples": curved},
+              "samples": samples}
     out.write_text(json.dumps(report, indent=1) + "\n")
     out.with_suffix(".md").write_text(markdown(report))
     plot(report, out.with_suffix(".png"))
-    for row in report["rows"]:
-        print(row, flush=True)
+    print(markdown(report), flush=True)
+    return out
 
 
 if __name__ == "__main__":

@@ -40,13 +40,13 @@ def explain(victim: Victim, x: torch.Tensor, label: int | None = None, *, method
             budget: int = DEFAULT_BUDGET, seed: int = 0, truth: torch.Tensor | None = None,
             callbacks: Sequence[Callback] = ()) -> Explanation:
     """Maps of ``x`` explaining ``victim``'s class ``label`` (``None``: its top-1), by ``methods``
-    (default: every method the victim allows; a black box gets ``rl``, ``rl_hard`` and
-    ``occlusion``), scored against the ground-truth mask ``truth`` when given; ``callbacks``
-    follow the methods."""
-    from rlab_core.explanations import BLACK_BOX, METHODS
+    (default: every method the victim allows, a black box getting ``rl``, ``rl_hard`` and
+    ``occlusion``, and the controls), scored against the ground-truth mask ``truth`` when given;
+    ``callbacks`` follow the methods."""
+    from rlab_core.explanations import default_methods
     from rlab_core.explanations import explain as explain_input
 
-    chosen = tuple(methods) if methods is not None else METHODS if victim.white_box else BLACK_BOX
+    chosen = tuple(methods) if methods is not None else default_methods(victim.white_box, truth is not None)
     return explain_input(victim, x, label, chosen, budget, seed, truth=truth, callbacks=callbacks)
 
 

@@ -7,6 +7,16 @@ import torch
 
 
 @dataclass(frozen=True)
+class Part:
+    """One object of a multi-object input (a mosaic's cell): its class, its pixels (bool, over the
+    non-channel axes) and the cell that holds it."""
+
+    label: int
+    mask: torch.Tensor
+    cell: torch.Tensor
+
+
+@dataclass(frozen=True)
 class Sample:
     """One input as every part of RLAB sees it.
 
@@ -15,6 +25,8 @@ class Sample:
     victim's clean top-1 then stands in for it). ``mask`` is a ground-truth localisation over the
     non-channel axes where one exists. ``scale`` holds an ECG's ``(low, high)`` in its original
     units, so that ``low + x * (high - low)`` undoes the ``[0, 1]`` scaling for display.
+    ``parts``: on a multi-object input (a mosaic), each object with its own ground truth and cell;
+    ``y`` and ``mask`` are then those of the first.
     """
 
     x: torch.Tensor
@@ -23,3 +35,8 @@ class Sample:
     mask: torch.Tensor | None = None
     scale: tuple[float, float] | None = None
     notices: tuple[str, ...] = field(default=())
+    parts: tuple[Part, ...] = field(default=())
+
+    def part(self, label: int) -> Part | None:
+        """The object of class ``label``, if the input holds one."""
+        return next((part for part in self.parts if part.label == label), None)

@@ -31,7 +31,7 @@ def placement(data: FashionOnTexture, i: int) -> tuple[int, int, int, int, int]:
     (checked against the pixels by the tests)."""
     rng = np.random.default_rng([fashion_on_texture.SPLIT_SEED, SPLITS.index(data.split), i])
     texture = int(rng.integers(len(fashion_on_texture.TEXTURES)))
-    height = fashion_on_texture._textures().shape[1]
+    height = fashion_on_texture.textures().shape[1]
     top = int(rng.integers(0, height - fashion_on_texture.SIZE + 1))
     left = int(rng.integers(*data._columns()))
     row, col = (int(v) for v in rng.integers(0, fashion_on_texture.SIZE - fashion_on_texture.ITEM + 1, size=2))
@@ -46,7 +46,7 @@ def test_texture_items_have_the_agreed_shape_range_and_sizes(textures) -> None:
     assert 0.0 <= float(sample.x.min()) and float(sample.x.max()) <= 1.0
     assert tuple(sample.mask.shape) == (64, 64) and sample.mask.dtype == torch.bool
     assert set(np.unique(textures["test"].labels)) == set(range(10))
-    pixels = fashion_on_texture._textures()
+    pixels = fashion_on_texture.textures()
     assert pixels.shape == (3, 512, 512) and float(pixels.min()) == 0.0
     assert float(pixels.max()) == pytest.approx(fashion_on_texture.TEXTURE_RANGE)
 
@@ -71,12 +71,12 @@ def test_the_mask_is_the_pasted_garment(split: str, textures) -> None:
         pasted = np.zeros((64, 64), dtype=np.float32)
         pasted[row:row + item, col:col + item] = garment
         assert np.array_equal(x[mask], pasted[mask]), i
-        crop = fashion_on_texture._textures()[texture, top:top + 64, left:left + 64]
+        crop = fashion_on_texture.textures()[texture, top:top + 64, left:left + 64]
         assert np.array_equal(x[~mask], crop[~mask]), i
 
 
 def test_test_crops_come_from_the_right_quarter_of_the_texture(textures) -> None:
-    width = fashion_on_texture._textures().shape[2]
+    width = fashion_on_texture.textures().shape[2]
     quarter = 3 * width // 4
     lefts = {split: [placement(textures[split], i)[2] for i in range(0, fashion_on_texture.ITEMS[split], 7)]
              for split in SPLITS}

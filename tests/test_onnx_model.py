@@ -175,12 +175,15 @@ def test_cli_explain_with_an_onnx_model_uses_the_black_box_methods(models: dict[
     out = run_cli("explain", "--modality", "ecg", "--sample", "0", "--budget", "30", "--model", model, "--json")
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout)
-    assert list(summary["methods"]) == ["rl", "rl_hard", "occlusion"] and summary["weights"] == "onnx"
+    # The black-box methods, and the controls beside them (no ground truth: not the one that reads it).
+    assert list(summary["methods"]) == ["rl", "rl_hard", "occlusion", "model_free", "edges", "random"]
+    assert summary["weights"] == "onnx"
     assert not any(entry["white_box"] for entry in summary["methods"].values())
     out = run_cli("explain", "--modality", "ecg", "--sample", "0", "--model", model, "--methods", "rl,ig")
     [line] = out.stderr.strip().splitlines()
     assert out.returncode == 2 and line == ("error: ig read the network's gradients, and logits.onnx is an ONNX black "
-                                            "box: choose from rl, rl_hard, occlusion")
+                                            "box: choose from rl, rl_hard, occlusion, feature_ablation, shapley, "
+                                            "kernel_shap, lime, rise, model_free, edges, random, model_free_in_cell")
 
 
 def test_bench_compares_every_attack_on_an_onnx_model(models: dict[str, Path], tmp_path: Path) -> None:

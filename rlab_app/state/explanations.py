@@ -13,7 +13,7 @@ from rlab_app.state.attacks import shipped_agent
 from rlab_app.state.victims import modified, network_for, network_version
 from rlab_core.agents.agent import AgentError, agent_path
 from rlab_core.callbacks import Callback
-from rlab_core.explanations import Explanation, explain
+from rlab_core.explanations import Explanation, explain, target_of
 from rlab_core.sample import Sample
 from rlab_core.victims import Victim
 
@@ -46,12 +46,15 @@ class ExplainRequest:
 def explain_input(victim: str, sample: Sample, methods: tuple[str, ...], budget: int, seed: int,
                   callbacks: Sequence[Callback] = (), weights: str = "shipped",
                   model: Victim | None = None) -> Explanation:
-    """The maps of ``sample`` (the network's clean top-1 explained), scored when it has a ground-truth
-    mask; the network is the victim with ``weights``, or the uploaded ``model`` (black-box methods
+    """The maps of ``sample`` (the network's clean top-1 explained), scored when it has ground truth
+    for that class (:func:`~rlab_core.explanations.target_of`: on a mosaic, that class's part and
+    cell); the network is the victim with ``weights``, or the uploaded ``model`` (black-box methods
     only). ``callbacks`` follow the methods, unless the result comes from the cache. Raises
     ``AgentError`` if an RL method is asked for while the victim has no agent."""
-    return _explanation(victim, sample.x, sample.mask, tuple(methods), int(budget), int(seed),
-                        modified(agent_path(victim)), weights, network_version(victim, weights, model),
+    network = network_for(victim, weights, model)
+    target = target_of(network, sample, network.predict(sample.x))
+    return _explanation(victim, sample.x, target.label, target.truth, target.cell, tuple(methods), int(budget),
+                        int(seed), modified(agent_path(victim)), weights, network_version(victim, weights, model),
                         tuple(callbacks), model)
 
 
@@ -59,7 +62,8 @@ def explain_input(victim: str, sample: Sample, methods: tuple[str, ...], budget:
 # or retrained agent gives new RL maps) and by the network's version. The callbacks and the
 # uploaded model (leading _) are not part of the key: the version stands for the model.
 @st.cache_data(show_spinner=False, max_entries=32, hash_funcs={torch.Tensor: lambda x: x.numpy().tobytes()})
-def _explanation(victim: str, x: torch.Tensor, mask: torch.Tensor | None, methods: tuple[str, ...], budget: int,
+def _explanation(victim: str, x: torch.Tensor, label: int, mask: torch.Tensor | None, cell: torch.Tensor | None,
+                 methods: tuple[str, ...], budget: int,
                  seed: int, agent_modified: int | None, weights: str, network: int | str | None,
                  _callbacks: tuple[Callback, ...], _model: Victim | None) -> Explanation:
     try:
@@ -68,8 +72,8 @@ def _explanation(victim: str, x: torch.Tensor, mask: torch.Tensor | None, method
         if set(RL_METHODS) & set(methods):
             raise
         agent, warnings = None, ()  # explain() then scores without dice_at_rl_area and says so
-    explanation = explain(network_for(victim, weights, _model), x, None, methods, budget, seed, truth=mask, agent=agent,
-                          callbacks=_callbacks)
+    explanation = explain(network_for(victim, weights, _model), x, label, methods, budget, seed, truth=mask, cell=cell,
+                          agent=agent, callbacks=_callbacks)
     explanation.notes[:0] = warnings
     return explanation
 

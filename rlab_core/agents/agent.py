@@ -150,10 +150,11 @@ def teacher_label(env: PatchAttackEnv, filters: list[int]) -> tuple[np.ndarray, 
     candidates = np.argwhere(scored[:n_filters])
     if len(candidates) == 0:
         return None
-    probs = torch.cat([env.victim.scores(batch).softmax(-1) for batch in session.distortion.each_addition(candidates)]).numpy()
+    probs = np.concatenate([env.victim.probabilities(batch) for batch in session.distortion.each_addition(candidates)])
     true = probs[:, session.label]
     probs[:, session.label] = -1
-    drop = session.margin - (true - probs.max(axis=1))
+    # The margin as the session measures it: against the k-th best other class (k = the victim's top_k).
+    drop = session.margin - (true - np.sort(probs, axis=1)[:, -env.victim.top_k])
     tau = 0.05 * (drop.max() - drop.min()) + 1e-6
     target = np.zeros_like(legal, dtype=np.float32)
     target[candidates[:, 0], candidates[:, 1]] = np.exp((drop - drop.max()) / tau)

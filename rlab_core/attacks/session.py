@@ -73,13 +73,16 @@ class AttackSession:
 
     @property
     def margin(self) -> float:
-        """True-class probability minus the best other class's: negative once misclassified."""
-        others = np.delete(self.probs, self.label)
-        return float(self.probs[self.label] - others.max())
+        """True-class probability minus the ``k``-th best other class's (``k`` the victim's
+        ``top_k``; 1: the best other): negative once the class has left the top ``k``."""
+        others = np.sort(np.delete(self.probs, self.label))
+        return float(self.probs[self.label] - others[-self.victim.victim.top_k])
 
     @property
     def misclassified(self) -> bool:
-        return int(self.probs.argmax()) != self.label
+        """Whether the attacked class has left the victim's top ``top_k`` (the top-1, for most)."""
+        top = np.argsort(-self.probs, kind="stable")[:self.victim.victim.top_k]  # ties: the lower class first, as argmax
+        return self.label not in top
 
     @property
     def out_of_budget(self) -> bool:

@@ -8,9 +8,10 @@ from rlab_core.datasets.ecg5000 import ECG5000
 from rlab_core.datasets.ecg_strips import EcgStrips
 from rlab_core.datasets.fashion_mnist import FashionMNIST
 from rlab_core.datasets.fashion_on_texture import FashionOnTexture
+from rlab_core.datasets.garment_mosaic import GarmentMosaic
 from rlab_core.datasets.moving_digits import MovingDigits
 from rlab_core.datasets.natural import NaturalClips, NaturalImages
 from rlab_core.sample import Sample
 
-__all__ = ["ECG5000", "SPLITS", "EcgStrips", "FashionMNIST", "FashionOnTexture", "MovingDigits", "NaturalClips",
+__all__ = ["ECG5000", "SPLITS", "EcgStrips", "FashionMNIST", "FashionOnTexture", "GarmentMosaic", "MovingDigits", "NaturalClips",
            "NaturalImages", "Sample", "stratified_split"]

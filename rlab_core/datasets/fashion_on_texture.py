@@ -30,7 +30,7 @@ SPLIT_SEED = 0
 
 
 @lru_cache(maxsize=1)
-def _textures() -> np.ndarray:
+def textures() -> np.ndarray:
     """The textures ``(3, 512, 512)`` as float32 in ``[0, TEXTURE_RANGE]`` (they ship with scikit-image)."""
     import skimage.data
 
@@ -69,13 +69,13 @@ class FashionOnTexture:
         return len(self.labels)
 
     def _columns(self) -> tuple[int, int]:
-        width = _textures().shape[2]
+        width = textures().shape[2]
         cut = 3 * width // 4
         return (0, cut - SIZE + 1) if self.split != "test" else (cut, width - SIZE + 1)
 
     def _item(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng([SPLIT_SEED, SPLITS.index(self.split), i])
-        texture = _textures()[rng.integers(len(TEXTURES))]
+        texture = textures()[rng.integers(len(TEXTURES))]
         return compose(self.garments.images[i], texture, rng, self._columns())
 
     def __getitem__(self, i: int) -> Sample:

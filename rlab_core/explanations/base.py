@@ -12,7 +12,9 @@ class AttributionMap:
 
     ``values`` has the input's non-channel shape (channels are folded in by each method); larger
     means more important. ``queries`` counts the victim's forward passes for black-box methods
-    (``None`` for gradient methods, which are white-box: they read the network's gradients).
+    (``None`` for gradient methods, which are white-box: they read the network's gradients; 0 for
+    the controls, which ask nothing). ``uses_ground_truth``: the map reads the ground truth (a
+    control's ceiling, never a competitor).
     """
 
     method: str
@@ -20,6 +22,7 @@ class AttributionMap:
     white_box: bool
     queries: int | None
     seconds: float
+    uses_ground_truth: bool = False
 
 
 def reference_input(x: torch.Tensor) -> torch.Tensor:

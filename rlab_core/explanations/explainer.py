@@ -10,17 +10,30 @@ import torch
 from rlab_core.attacks.base import DEFAULT_BUDGET
 from rlab_core.callbacks import Callback, Record, as_callbacks
 from rlab_core.explanations.base import AttributionMap
+from rlab_core.explanations.captum_peers import feature_ablation, kernel_shap, lime, shapley
+from rlab_core.explanations.controls import CONTROLS, MODEL_FREE, edges, model_free, model_free_in_cell, random_map
 from rlab_core.explanations.gradcam import gradcam
 from rlab_core.explanations.integrated_gradients import integrated_gradients
 from rlab_core.explanations.metrics import score
 from rlab_core.explanations.occlusion import occlusion
+from rlab_core.explanations.rise import rise
 from rlab_core.explanations.rl import rl_attacks, rl_maps
 from rlab_core.explanations.saliency import saliency
+from rlab_core.sample import Sample
 from rlab_core.victims import BlackBox, Victim
 
-METHODS = ("rl", "rl_hard", "saliency", "ig", "gradcam", "occlusion")
+METHODS = ("rl", "rl_hard", "saliency", "ig", "gradcam", "occlusion")  # the explanations compared
 WHITE_BOX = ("saliency", "ig", "gradcam")
 BLACK_BOX = tuple(m for m in METHODS if m not in WHITE_BOX)
+# The black-box peers at a query budget: Captum's perturbation methods and RISE, on the patch grid.
+PEERS = ("feature_ablation", "shapley", "kernel_shap", "lime", "rise")
+KNOWN = (*METHODS, *PEERS, *CONTROLS)  # what explain() runs: the methods, the peers, and the controls beside them
+
+
+def default_methods(white_box: bool, truth: bool) -> tuple[str, ...]:
+    """What an explanation runs unless told: every method the victim allows, and the controls
+    (``model_free_in_cell`` only with ground truth, which it reads)."""
+    return (*(METHODS if white_box else BLACK_BOX), *MODEL_FREE, *(("model_free_in_cell",) if truth else ()))
 
 
 @dataclass
@@ -39,43 +52,86 @@ class Explanation:
         """JSON-ready: per method its queries, white-box flag, seconds and (with ground truth) scores."""
         methods = {}
         for name, m in self.maps.items():
-            methods[name] = {"white_box": m.white_box, "queries": m.queries, "seconds": round(m.seconds, 3)}
+            methods[name] = {"white_box": m.white_box, "uses_ground_truth": m.uses_ground_truth, "queries": m.queries,
+                             "seconds": round(m.seconds, 3)}
             if self.scores is not None:
                 methods[name].update(self.scores[name])
         return {"victim": self.victim, "label": self.label, "label_name": self.label_name, "rl_success": self.rl_success,
                 "methods": methods, "notes": self.notes}
 
 
+@dataclass(frozen=True)
+class Target:
+    """The class an explanation explains, and the ground truth its maps are scored against:
+    ``truth`` marks that class's object (``None``: none known, no scores) and ``cell``, on a
+    mosaic, the cell that holds it (the grid pointing game)."""
+
+    label: int
+    truth: torch.Tensor | None = None
+    cell: torch.Tensor | None = None
+
+
+def class_index(text: str, class_names: Sequence[str]) -> int:
+    """A class named by its name (any case) or its index; one clear ``ValueError`` otherwise."""
+    names = [name.lower() for name in class_names]
+    if text.strip().lower() in names:
+        return names.index(text.strip().lower())
+    if text.strip().isdigit() and int(text) < len(class_names):
+        return int(text)
+    raise ValueError(f"unknown class {text!r}: give a name or an index from 0 to {len(class_names) - 1} "
+                     f"({', '.join(class_names[:12])}{', ...' if len(class_names) > 12 else ''})")
+
+
+def target_of(victim: Victim, sample: Sample, target: int | None = None) -> Target:
+    """What to explain of ``sample``: class ``target``, else its true class, else (a mosaic or an
+    unlabelled input) the victim's top-1. A mosaic's class is scored against its own part; a
+    single object's mask only when its own class is explained."""
+    if target is None:
+        target = sample.y if sample.y is not None and not sample.parts else victim.predict(sample.x)
+    if sample.parts:
+        part = sample.part(target)
+        return Target(target) if part is None else Target(target, part.mask, part.cell)
+    return Target(target, sample.mask if target == sample.y else None)
+
+
 def parse_methods(text: str) -> tuple[str, ...]:
-    """``"rl,ig"`` -> ``("rl", "ig")``, each checked against :data:`METHODS` (repeats dropped)."""
+    """``"rl,ig"`` -> ``("rl", "ig")``, each checked against :data:`KNOWN` (repeats dropped)."""
     names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
-    unknown = [n for n in names if n not in METHODS]
+    unknown = [n for n in names if n not in KNOWN]
     if unknown or not names:
-        raise ValueError(f"unknown method(s) {', '.join(unknown) or '(none)'}; choose from: {', '.join(METHODS)}")
+        raise ValueError(f"unknown method(s) {', '.join(unknown) or '(none)'}; choose from: {', '.join(KNOWN)}")
     return names
 
 
 def explain(victim: Victim, x: torch.Tensor, label: int | None = None, methods: tuple[str, ...] = METHODS,
             budget: int = DEFAULT_BUDGET, seed: int = 0, truth: torch.Tensor | None = None, agent=None,
-            callbacks: Callback | Sequence[Callback] = ()) -> Explanation:
+            callbacks: Callback | Sequence[Callback] = (), cell: torch.Tensor | None = None) -> Explanation:
     """Maps of ``x`` for ``victim`` by each of ``methods`` (all of shape ``x.shape[1:]``).
 
     Args:
         victim: the :class:`Victim` explained; one that is not white-box (an uploaded ONNX model, a
             bare callable) has no gradients: only ``rl``, ``rl_hard`` and ``occlusion``.
         label: the class to explain; ``None`` takes the network's clean top-1.
-        budget, seed: of each RL attack (see :mod:`rlab_core.explanations.rl`); ``agent`` defaults
-            to the victim's shipped agent.
+        budget, seed: of each RL attack (see :mod:`rlab_core.explanations.rl`), and the most
+            queries each peer of :data:`PEERS` spends; ``agent`` defaults to the victim's shipped agent.
         truth: a bool ground-truth mask of shape ``x.shape[1:]``; when given, every map is scored.
+        cell: on a mosaic, the explained class's cell (bool, ``x.shape[1:]``): maps are scored by
+            the grid pointing game too, and ``model_free_in_cell`` keeps to it.
         callbacks: told of a phase ``"methods"`` (the RL attacks count as one step), a message
             naming each method as it starts, a step when it ends, and the agent's warnings.
     """
-    if truth is not None and tuple(truth.shape) != tuple(x.shape[1:]):
-        raise ValueError(f"ground truth {tuple(truth.shape)} does not cover the input's axes {tuple(x.shape[1:])}")
+    for name, mask in (("ground truth", truth), ("cell", cell)):
+        if mask is not None and tuple(mask.shape) != tuple(x.shape[1:]):
+            raise ValueError(f"the {name} {tuple(mask.shape)} does not cover the input's axes {tuple(x.shape[1:])}")
+    unknown = [m for m in methods if m not in KNOWN]
+    if unknown:
+        raise ValueError(f"unknown method(s) {', '.join(unknown)}; choose from: {', '.join(KNOWN)}")
+    if "model_free_in_cell" in methods and truth is None:
+        raise ValueError("model_free_in_cell reads the ground truth: it needs an input with a ground-truth mask")
     if not victim.white_box and set(WHITE_BOX) & set(methods):
         raise ValueError(f"{', '.join(m for m in methods if m in WHITE_BOX)} read the network's gradients, and "
                          f"{victim.name} is {'an ONNX' if victim.weights == 'onnx' else 'a'} black box: choose from "
-                         f"{', '.join(BLACK_BOX)}")
+                         f"{', '.join(m for m in KNOWN if m not in WHITE_BOX)}")
     grid = victim.grid
     label = victim.predict(x) if label is None else int(label)
     callbacks = as_callbacks(callbacks)
@@ -114,6 +170,10 @@ def explain(victim: Victim, x: torch.Tensor, label: int | None = None, methods: 
         callbacks.on_message(name)
         if name == "occlusion":
             maps[name] = occlusion(BlackBox(victim), x, label, grid)
+        elif name in PEERS:
+            maps[name] = peer(name, BlackBox(victim), x, label, budget, seed)
+        elif name in CONTROLS:
+            maps[name] = control(name, x, seed, truth, cell)
         else:
             method = {"saliency": saliency, "ig": integrated_gradients, "gradcam": gradcam}[name]
             network = victim.network
@@ -126,7 +186,25 @@ def explain(victim: Victim, x: torch.Tensor, label: int | None = None, methods: 
 
     if scored:
         assert truth is not None  # scored implies it
-        explanation.scores = {name: score(name, m.values, truth.bool(), hard, grid.patch_size)
+        explanation.scores = {name: score(name, m.values, truth.bool(), hard, grid.patch_size, cell)
                               for name, m in explanation.maps.items()}
     return explanation
+
+
+def peer(name: str, black_box: BlackBox, x: torch.Tensor, label: int, budget: int, seed: int) -> AttributionMap:
+    """The peer ``name`` of :data:`PEERS` through ``black_box``, at most ``budget`` queries (Feature
+    Ablation costs its fixed 1 + P)."""
+    grid = black_box.victim.grid
+    if name == "feature_ablation":
+        return feature_ablation(black_box, x, label, grid)
+    method = {"shapley": shapley, "kernel_shap": kernel_shap, "lime": lime, "rise": rise}[name]
+    return method(black_box, x, label, grid, budget, seed)
+
+
+def control(name: str, x: torch.Tensor, seed: int, truth: torch.Tensor | None, cell: torch.Tensor | None) -> AttributionMap:
+    """The control ``name`` of :data:`~rlab_core.explanations.controls.CONTROLS` (no query)."""
+    if name == "model_free_in_cell":
+        assert truth is not None  # explain() checks it
+        return model_free_in_cell(x, truth, cell)
+    return {"model_free": lambda: model_free(x), "edges": lambda: edges(x), "random": lambda: random_map(x, seed)}[name]()
 

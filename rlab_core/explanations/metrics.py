@@ -5,6 +5,8 @@
   as it is (a mask, not a ranking). ``None`` where ``rl_hard`` is empty (no attack succeeded).
 - ``pointing``: the map's largest element (ties: the first in C order) lies inside the ground
   truth dilated by one patch along every non-channel axis.
+- ``gridpg`` (the grid pointing game, Böhle et al., CVPR 2022): where the input is a mosaic of
+  cells, the share of the map's positive attribution inside the explained class's cell.
 
 Top-k ties are broken by C order too, so every score is a pure function of its inputs. Masks
 and maps of any number of axes (1D, 2D, 3D) are accepted; they must have the same shape.
@@ -77,12 +79,37 @@ def pointing(values: torch.Tensor, truth: torch.Tensor, patch_size: tuple[int, .
     return bool(dilate(truth.bool(), patch_size).flatten()[top])
 
 
+def gridpg(values: torch.Tensor, cell: torch.Tensor) -> float:
+    """The share of the map's positive attribution inside bool mask ``cell`` (0 for a map with none)."""
+    _check(values, cell)
+    positive = values.double().clamp(min=0)
+    total = float(positive.sum())
+    return float(positive[cell.bool()].sum()) / total if total > 0 else 0.0
+
+
 def score(method: str, values: torch.Tensor, truth: torch.Tensor, rl_hard: torch.Tensor,
-          patch_size: tuple[int, ...]) -> dict:
-    """Every metric of one map: ``dice, iou, dice_at_rl_area, pointing``."""
+          patch_size: tuple[int, ...], cell: torch.Tensor | None = None) -> dict:
+    """Every metric of one map: ``dice, iou, dice_at_rl_area, pointing``, and ``gridpg`` given the
+    explained class's ``cell``."""
     if method == "rl_hard":  # a mask, scored as it is
         at_rl_area = dice_of_masks(values > 0, truth) if values.any() else None
     else:
         at_rl_area = dice_at_rl_area(values, truth, rl_hard)
-    return {"dice": dice(values, truth), "iou": iou(values, truth), "dice_at_rl_area": at_rl_area,
-            "pointing": pointing(values, truth, patch_size)}
+    scores = {"dice": dice(values, truth), "iou": iou(values, truth), "dice_at_rl_area": at_rl_area,
+              "pointing": pointing(values, truth, patch_size)}
+    if cell is not None:
+        scores["gridpg"] = gridpg(values, cell)
+    return scores
+
+
+VALIDITY_BOUND = 0.35  # the most a model-free control may score on a valid set, in Dice and in GridPG
+
+
+def validity(control_means: dict[str, dict[str, float | None]], bound: float = VALIDITY_BOUND) -> dict:
+    """Whether a set can tell an explanation from a map that ignores the model: every model-free
+    control's mean ``dice`` (and ``gridpg`` where scored) at most ``bound``. ``control_means``:
+    control -> metric -> mean. Returns ``{"valid", "bound", "failures"}``, each failure a line."""
+    failures = [f"{name} scores {metric} {value:.3f} > {bound}"
+                for name, means in control_means.items() for metric in ("dice", "gridpg")
+                if (value := means.get(metric)) is not None and value > bound]
+    return {"valid": not failures, "bound": bound, "failures": failures}

@@ -11,11 +11,11 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import fields, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from rlab_core.agents.agent import Agent, AgentTrainConfig, recipe
 from rlab_core.attacks.rl import RLAttack
 from rlab_core.attacks.square import SquareLinfAttack
 from rlab_core.callbacks import Callback, as_callbacks
@@ -23,6 +23,9 @@ from rlab_core.filters import MIX
 from rlab_core.robustness.config import SETTINGS, RobustnessConfig
 from rlab_core.victims import Victim, get_profile
 from rlab_core.victims.victim import Network
+
+if TYPE_CHECKING:
+    from rlab_core.agents.agent import Agent, AgentTrainConfig
 
 RECORD_COLUMNS = ("index", "success", "queries", "queries_total")
 TestInput = tuple[int, torch.Tensor, int]  # (test index, input, label)
@@ -145,6 +148,8 @@ def adaptive_config(config: RobustnessConfig, shipped: Agent) -> AgentTrainConfi
     """The shipped agent's own recipe and PPO steps, unless ``config`` overrides: the settings its
     ``rlab.json`` records, over the victim's registered recipe for any it does not (agents trained
     before a setting existed do not record it, and the class default may differ from their recipe)."""
+    from rlab_core.agents.agent import AgentTrainConfig, recipe  # Stable-Baselines3: only when asked
+
     names = {f.name for f in fields(AgentTrainConfig)}
     known = {k: v for k, v in shipped.meta.items() if k in names}
     if "cells_per_patch" in known:  # JSON lists

@@ -21,12 +21,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rlab_core.agents.agent import Agent
 from rlab_core.attacks.rl import RLAttack
 from rlab_core.callbacks import Callback, CallbackList, as_callbacks
 from rlab_core.files import atomic_path
@@ -34,6 +34,9 @@ from rlab_core.robustness.config import SETTINGS, RobustnessConfig, RobustnessEr
 from rlab_core.victims import PROFILES, Victim
 from rlab_core.victims.train import accuracy, flip_and_shift, stretch_and_noise
 from rlab_core.victims.train import config_for as training_config
+
+if TYPE_CHECKING:
+    from rlab_core.agents.agent import Agent
 
 
 @dataclass

@@ -11,20 +11,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from rlab_core import relative_to_root
-from rlab_core.agents.agent import (
-    Agent,
-    AgentTrainConfig,
-    adaptive_agent_path,
-    agent_path,
-    load_agent,
-    train_agent,
-    training_inputs,
-)
 from rlab_core.attacks.session import default_max_patches
 from rlab_core.callbacks import Callback, CallbackList
 from rlab_core.robustness.config import SETTINGS, RobustnessConfig, RobustnessError
@@ -45,9 +37,17 @@ from rlab_core.robustness.steps import STEPS, RunSteps, run_settings
 from rlab_core.run_record import run_record
 from rlab_core.victims import Victim, file_sha256, get_profile, hardened_path
 
+if TYPE_CHECKING:
+    from rlab_core.agents.agent import Agent, AgentTrainConfig
+
+# rlab_core.agents.agent (Stable-Baselines3) is imported only when a run starts: the command line
+# declares its options without it.
+
 
 def attack_step(config: RobustnessConfig, hardener: Hardener, callbacks: CallbackList) -> dict:
     """1. Adversarial samples from the training split (and the validation split, for stopping)."""
+    from rlab_core.agents.agent import training_inputs
+
     rng = np.random.default_rng(config.seed)
     train_inputs = training_inputs(hardener.victim, config.n_attack_inputs, "train", False, rng)
     val_inputs = training_inputs(hardener.victim, config.n_val_attacks, "val", False,
@@ -104,6 +104,8 @@ def after_step(config: RobustnessConfig, hardened: Victim, shipped: Agent, input
 def adaptive_step(config: RobustnessConfig, adaptive: AgentTrainConfig, hardened: Victim, agent_file: Path,
                   inputs: list[TestInput], callbacks: CallbackList) -> dict:
     """The adaptive attacker: the shipped recipe, trained against the hardened network, on the same test inputs."""
+    from rlab_core.agents.agent import train_agent
+
     callbacks.on_phase("adaptive", len(inputs) + 1, f"Training an agent against the hardened victim "
                                                     f"({adaptive.ppo_steps} PPO steps, {adaptive.n_inputs} training inputs)")
     agent = train_agent(adaptive, callbacks, victim=hardened, path=agent_file)
@@ -122,6 +124,8 @@ def run_robustness(config: RobustnessConfig, weights: Path | None = None,
     ``callbacks`` follow the phases of :data:`~rlab_core.robustness.config.PHASES`. ``phases``: a
     folder where each finished step is kept (:class:`~rlab_core.robustness.steps.RunSteps`); with
     ``resume``, the steps an earlier run of the same settings finished there are read back, not run again."""
+    from rlab_core.agents.agent import adaptive_agent_path, agent_path, load_agent
+
     weights = Path(weights) if weights is not None else hardened_path(config.victim)
     if weights.resolve() in shipped_weights():
         raise RobustnessError(f"{weights} holds a victim's shipped weights: hardened weights never go there")

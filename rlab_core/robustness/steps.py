@@ -18,7 +18,6 @@ from pathlib import Path
 import torch
 
 from rlab_core import background, relative_to_root
-from rlab_core.agents.agent import agent_path
 from rlab_core.callbacks import Callback, CallbackList, Tally, as_callbacks
 from rlab_core.files import atomic_path
 from rlab_core.robustness.config import RobustnessConfig, RobustnessError
@@ -37,6 +36,8 @@ def phases_folder(out: Path) -> Path:
 
 def run_settings(config: RobustnessConfig) -> dict:
     """What a resumed run must share with the run it continues: the settings, the shipped weights and agent."""
+    from rlab_core.agents.agent import agent_path  # Stable-Baselines3: only when asked
+
     settings = {"config": asdict(config), "shipped_weights_sha256": file_sha256(get_profile(config.victim).weights_path),
                 "shipped_agent_sha256": file_sha256(agent_path(config.victim))}
     return json.loads(json.dumps(settings))  # as read back from its file

@@ -21,6 +21,7 @@ from rlab_core.datasets import (
     EcgStrips,
     FashionMNIST,
     FashionOnTexture,
+    GarmentMosaic,
     MovingDigits,
     NaturalClips,
     NaturalImages,
@@ -64,6 +65,8 @@ class VictimProfile:
             weights that come with a pip package.
         robustness: ``RobustnessConfig`` fields for adversarial fine-tuning, and ``sizes``: per preset,
             the run sizes that differ from the preset's; ``None``: not fine-tunable here.
+        multi_label, top_k: see :class:`~rlab_core.victims.Victim` (a mosaic's victim scores every
+            class present; an attack on one of them succeeds once it leaves the top ``top_k``).
     """
 
     name: str
@@ -79,6 +82,8 @@ class VictimProfile:
     agent_recipe: dict[str, Any] | None = None
     training: dict[str, Any] | None = None
     robustness: dict[str, Any] | None = None
+    multi_label: bool = False
+    top_k: int = 1
 
     @property
     def trained_here(self) -> bool:
@@ -161,6 +166,15 @@ PROFILES: dict[str, VictimProfile] = {profile.name: profile for profile in (
         agent_recipe={"cells_per_patch": (4, 4), "n_inputs": 500, "dagger_rounds": 0, "ppo_steps": 10_000},
         training={"epochs": 10, "batch_size": 128, "lr": 2e-3, "flip_and_shift": True},
         robustness={"square_eps": 0.05, "batch_size": 128}),
+    # The grid pointing game: four garments of four classes, each class explained in turn.
+    VictimProfile(
+        "image-grid-cnn", "image", (1, 64, 64), GarmentMosaic.class_names, TextureImageCNN, GarmentMosaic,
+        "multi-label CNN naming the four Fashion-MNIST garments of a 2x2 mosaic on real texture",
+        patch_size=(8, 8),  # 8 x 8 = 64 tiles, 16 per cell
+        # image-loc-cnn's recipe; its agent is not trained yet (the RL explainer's is issue 16's).
+        agent_recipe={"cells_per_patch": (4, 4), "n_inputs": 500, "dagger_rounds": 0, "ppo_steps": 10_000},
+        training={"epochs": 12, "batch_size": 128, "lr": 2e-3, "flip_and_shift": True},
+        multi_label=True, top_k=4),
 )}
 DEFAULT_VICTIM = {"ecg": "ecg-cnn", "image": "image-cnn", "video": "video-cnn"}
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
@@ -59,6 +60,22 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     return hits / len(y)
 
 
+@torch.no_grad()
+def present_accuracy(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, batch_size: int = 256) -> float:
+    """For a multi-label victim: the share of items whose ``k`` highest scores are exactly their ``k``
+    classes present (``k`` per item, from the multi-hot ``targets``)."""
+    model.eval()
+    hits = 0
+    for i in range(0, len(x), batch_size):
+        scores, present = model(x[i:i + batch_size]), targets[i:i + batch_size].bool()
+        k = present.sum(dim=1)
+        order = scores.argsort(dim=1, descending=True)
+        ranks = torch.empty_like(order)
+        ranks.scatter_(1, order, torch.arange(scores.shape[1]).expand_as(order))
+        hits += int(((ranks < k[:, None]) == present).all(dim=1).sum())
+    return hits / len(x)
+
+
 def train_victim(config: TrainConfig, callbacks: Callback | Sequence[Callback] = ()) -> dict:
     """Train ``config.victim``; write its weights to ``assets/victims``; return a summary. ``callbacks``
     follow the epochs (a phase ``"epochs"``, a message each)."""
@@ -72,6 +89,10 @@ def train_victim(config: TrainConfig, callbacks: Callback | Sequence[Callback] =
 
     x_val, y_val = spec.dataset("val").arrays()
     x_train, y_train = spec.dataset("train").arrays()
+    # A multi-label victim learns each class present on its own (targets are multi-hot), and is scored
+    # by whether its top scores are exactly the classes present.
+    loss_of = F.binary_cross_entropy_with_logits if spec.multi_label else partial(F.cross_entropy, label_smoothing=0.05)
+    score_of = present_accuracy if spec.multi_label else accuracy
     model = spec.build()
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = -(-len(x_train) // config.batch_size)
@@ -92,21 +113,21 @@ def train_victim(config: TrainConfig, callbacks: Callback | Sequence[Callback] =
                 xb = flip_and_shift(xb, rng)
             if config.stretch_and_noise:
                 xb = stretch_and_noise(xb, rng)
-            loss = F.cross_entropy(model(xb), y_train[idx], label_smoothing=0.05)
+            loss = loss_of(model(xb), y_train[idx])
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
             schedule.step()
             total_loss += loss.item() * len(idx)
-        val_acc = accuracy(model, x_val, y_val)
+        val_acc = score_of(model, x_val, y_val)
         if val_acc > best_acc:
             best_acc, best_state = val_acc, {k: v.detach().clone() for k, v in model.state_dict().items()}
         callbacks.on_advance(1, f"[{spec.name}] epoch {epoch + 1}/{config.epochs} loss {total_loss / len(order):.4f} "
                                 f"val_acc {val_acc:.4f} ({time.time() - started:.0f}s)")
     callbacks.on_phase_end()
 
-    with atomic_path(spec.weights_path) as partial:
-        torch.save(best_state, partial)
+    with atomic_path(spec.weights_path) as written:
+        torch.save(best_state, written)
     return {"victim": spec.name, "seed": config.seed, "best_val_accuracy": best_acc,
             "seconds": round(time.time() - started, 1), "weights": str(spec.weights_path)}
 

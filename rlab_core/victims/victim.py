@@ -127,12 +127,17 @@ class Victim:
         sha256: the hash of its weights; ``None`` for a bare callable (recorded as such).
         profile: the built-in profile it is, or is shaped like (its agent, test split, recipes).
         weights_path: the file its weights were loaded from (built-in victims).
+        multi_label: its scores are one independent logit per class (several classes present at
+            once, as on a mosaic): probabilities are their sigmoids, not a softmax.
+        top_k: an attack succeeds once the attacked class leaves the ``top_k`` highest scores (1:
+            once it is no longer the top-1; a mosaic of four objects has 4).
     """
 
     def __init__(self, network: Network, input_shape: Sequence[int], class_names: Sequence[str], *,
                  patch_size: Sequence[int], modality: str | None = None, strengths: dict[str, float] | None = None,
                  name: str = "model", weights: str = "callable", sha256: str | None = None,
-                 profile: VictimProfile | None = None, weights_path: Path | None = None) -> None:
+                 profile: VictimProfile | None = None, weights_path: Path | None = None, multi_label: bool = False,
+                 top_k: int = 1) -> None:
         if isinstance(network, nn.Module):
             network.eval()
         elif not callable(network):
@@ -148,6 +153,9 @@ class Victim:
         self.strengths = dict(strengths or {})
         self.name, self.weights, self.sha256, self.profile = name, weights, sha256, profile
         self.weights_path = weights_path  # the file a built-in victim's weights came from
+        if not 1 <= int(top_k) < max(2, len(self.class_names)):
+            raise VictimError(f"top_k must be at least 1 and fewer than the {len(self.class_names)} classes, got {top_k}")
+        self.multi_label, self.top_k = bool(multi_label), int(top_k)
 
     # ------------------------------------------------------------------------------ constructors
     @classmethod
@@ -165,7 +173,8 @@ class Victim:
         return cls(network, profile.input_shape, profile.class_names, patch_size=profile.patch_size,
                    modality=profile.modality, strengths=profile.strengths, name=name,
                    weights=weights if isinstance(weights, str) else relative_to_root(path),
-                   sha256=file_sha256(path), profile=profile, weights_path=path)
+                   sha256=file_sha256(path), profile=profile, weights_path=path, multi_label=profile.multi_label,
+                   top_k=profile.top_k)
 
     @classmethod
     def from_onnx(cls, model: Path | bytes, like: str, filename: str | None = None, limits: Any = None) -> Victim:
@@ -194,7 +203,7 @@ class Victim:
         profile = get_profile(like)
         return cls(network, profile.input_shape, profile.class_names, patch_size=profile.patch_size,
                    modality=profile.modality, strengths=profile.strengths, name=name, weights=weights,
-                   sha256=sha256, profile=profile)
+                   sha256=sha256, profile=profile, multi_label=profile.multi_label, top_k=profile.top_k)
 
     # ---------------------------------------------------------------------------------- asking it
     @property
@@ -215,9 +224,11 @@ class Victim:
         return scores
 
     def probabilities(self, x: torch.Tensor | np.ndarray) -> np.ndarray:
-        """Class probabilities (float64) of one input ``(K,)`` or a batch ``(B, K)``; not counted."""
+        """Class probabilities (float64) of one input ``(K,)`` or a batch ``(B, K)``: a softmax of the
+        scores, or for a multi-label victim each class's own sigmoid; not counted."""
         batch, single = self.as_batch(x)
-        probs = self.scores(batch).detach().double().softmax(dim=-1).cpu().numpy()
+        scores = self.scores(batch).detach().double()
+        probs = (scores.sigmoid() if self.multi_label else scores.softmax(dim=-1)).cpu().numpy()
         return probs[0] if single else probs
 
     def predict(self, x: torch.Tensor | np.ndarray) -> int:
