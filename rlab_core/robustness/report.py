@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import torch
 
@@ -24,8 +24,19 @@ from rlab_core.victims.victim import hardened_run_folder
 REPORTS = ROOT / "benchmarks"  # the shipped reports: benchmarks/robustness-<victim>.json
 
 
+class _FlatJson:
+    """A report part whose JSON is its fields as they are (``asdict`` and back)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]  # the subclasses are dataclasses
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Self:
+        return cls(**data)
+
+
 @dataclass(frozen=True)
-class SideReport:
+class SideReport(_FlatJson):
     """One side of the report (before: the shipped weights; after: the hardened ones) on the test
     split. Rates are in [0, 1]; a median counts a failure as the whole budget; ``per_filter[f]``
     is the RL attack's summary with filter ``f``; ``attacks`` keeps every attack's record
@@ -44,16 +55,8 @@ class SideReport:
         """The attack records of ``setting`` (``mix``, a filter or ``square_linf``), in input order."""
         return records_of(self.attacks, setting)
 
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> SideReport:
-        return cls(**data)
-
-
 @dataclass(frozen=True)
-class AdaptiveReport:
+class AdaptiveReport(_FlatJson):
     """The adaptive attacker: an agent trained again against the hardened weights with the shipped
     agent's ``recipe``, attacking the same test inputs with the mixture."""
 
@@ -67,14 +70,6 @@ class AdaptiveReport:
     chosen: Any  # which policy its training kept
     training_seconds: float | None
     attacks: dict[str, dict[str, list]]
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> AdaptiveReport:
-        return cls(**data)
-
 
 @dataclass(frozen=True)
 class RobustnessReport:
