@@ -10,9 +10,10 @@ control stays at or under :data:`~rlab_core.explanations.metrics.VALIDITY_BOUND`
 GridPG where scored). On the first ``--randomisation`` of the items, the model-parameter
 randomisation test (Adebayo et al., 2018): each method's rank correlation between its map on the
 trained victim and on the same network re-initialised (seed = item index). On the first
-``--curves`` items, each black-box peer's map read at 50, 100, 200, 500 and 1,000 queries (RISE: one
+``--curves`` items, each black-box method's map read at 50, 100, 200, 500 and 1,000 queries (RISE: one
 run, cut; Captum's sampling methods: one seeded run per budget, each a prefix of the next; Feature
-Ablation at its fixed 1 + P), every query counted by the victim wrapper.
+Ablation at its fixed 1 + P; ``rl``: its six attacks share each budget, a run per budget), every
+query counted by the victim wrapper.
 
 Writes ``benchmarks/explain-<victim>.json`` (rows, validity, randomisation and per-sample records),
 ``.md`` and ``.png`` (or ``--out FILE.json`` and its companions).
@@ -48,8 +49,10 @@ from rlab_core.explanations import (
     pointing,
     randomisation_test,
     rise_at_budgets,
+    rl_at_budgets,
     target_of,
 )
+from rlab_core.explanations.base import access
 from rlab_core.explanations.metrics import validity
 from rlab_core.explanations.rl import RL_FILTERS, RL_SEEDS
 from rlab_core.run_record import run_record
@@ -59,6 +62,7 @@ from rlab_core.victims import BlackBox, Victim
 OUT = Path(__file__).resolve().parent
 METRICS = ("dice", "iou", "dice_at_rl_area", "pointing", "gridpg")
 CURVE_BUDGETS = (50, 100, 200, 500, 1000)
+CURVED = ("rl", *PEERS)  # the methods read at each budget
 _JOB: dict = {}  # what the worker processes share (inherited through fork)
 
 
@@ -105,13 +109,16 @@ def randomise_one(item: tuple[int, int]) -> dict:
 
 
 def curve_one(item: tuple[int, int]) -> dict:
-    """Each peer's map of one item at :data:`CURVE_BUDGETS`, scored: budget -> {queries, dice, pointing, gridpg}."""
+    """Each black-box method's map of one item at :data:`CURVE_BUDGETS`, scored: budget -> {queries,
+    dice, pointing, gridpg}."""
     victim, sample, target = _job(item)
     assert target.truth is not None
     curves: dict[str, dict[str, dict | None]] = {}
-    for method in (m for m in _JOB["methods"] if m in PEERS):
-        if method == "rise":
-            maps: dict = rise_at_budgets(BlackBox(victim), sample.x, target.label, victim.grid, CURVE_BUDGETS, item[0])
+    for method in (m for m in _JOB["methods"] if m in CURVED):
+        if method == "rl":
+            maps: dict = rl_at_budgets(victim, sample.x, target.label, _JOB["agent"], CURVE_BUDGETS, item[0])
+        elif method == "rise":
+            maps = rise_at_budgets(BlackBox(victim), sample.x, target.label, victim.grid, CURVE_BUDGETS, item[0])
         else:
             maps = at_budgets(method, lambda: BlackBox(victim), sample.x, target.label, victim.grid, CURVE_BUDGETS,
                               item[0])
@@ -124,7 +131,7 @@ def curve_one(item: tuple[int, int]) -> dict:
 
 
 def curve_rows(records: list[dict]) -> list[dict]:
-    """Per peer and budget, the mean Dice and pointing over the items the budget bought a map for."""
+    """Per method and budget, the mean Dice, GridPG and pointing over the items the budget bought a map for."""
     rows = []
     for method in records[0]["curves"] if records else ():
         for budget in records[0]["curves"][method]:
@@ -144,20 +151,13 @@ def mean_and_std(values: list[float]) -> dict:
             if values else {"mean": None, "std": None, "scored": 0})
 
 
-def access(entry: dict) -> str:
-    if entry["uses_ground_truth"]:
-        return "control, reads the ground truth"
-    if entry["queries"] == 0:
-        return "control"
-    return "white-box" if entry["white_box"] else "black-box"
-
-
 def aggregate(samples: list[dict], methods: tuple[str, ...]) -> list[dict]:
     rows = []
     for method in methods:
         entries = [s["methods"][method] for s in samples]
-        row: dict = {"method": method, "access": access(entries[0]), "white_box": method in WHITE_BOX,
-                     "samples": len(entries)}
+        first = entries[0]
+        row: dict = {"method": method, "access": access(first["white_box"], first["queries"], first["uses_ground_truth"]),
+                     "white_box": method in WHITE_BOX, "samples": len(entries)}
         for metric in METRICS:
             figures = mean_and_std([float(e[metric]) for e in entries if e.get(metric) is not None])
             row.update({f"{metric}_{k}": v for k, v in figures.items()})
@@ -224,9 +224,10 @@ def markdown(report: dict) -> str:
         lines += [f"| {r['method']} | {_correlation(r)} | {r['scored']} |" for r in randomised["rows"]]
     curves = report["curves"]
     if curves["rows"]:
-        lines += ["", (f"**Black-box peers against their query budget** on the first {curves['inputs']} items: mean "
-                       "Dice of each peer's map when it may spend at most that many queries (Feature Ablation costs "
-                       "its fixed 1 + P; `max queries` is the most any item spent)."), "",
+        lines += ["", (f"**Black-box methods against their query budget** on the first {curves['inputs']} items: mean "
+                       "Dice of each map when it may spend at most that many queries (Feature Ablation costs "
+                       "its fixed 1 + P; `rl`'s six attacks share the budget; `max queries` is the most any item "
+                       "spent)."), "",
                   "| method | budget | max queries | dice | GridPG | pointing | items |", "|---|---|---|---|---|---|---|"]
         lines += [f"| {r['method']} | {r['budget']} | {r['max_queries']} | {r['dice_mean']:.3f} | "
                   f"{'-' if r['gridpg_mean'] is None else format(r['gridpg_mean'], '.3f')} | "
@@ -294,7 +295,7 @@ def main(argv: list[str] | None = None) -> Path:
     started = time.time()
     samples = run_all(explain_one, indices, args.workers, "explanations")
     randomised = run_all(randomise_one, indices[:args.randomisation], args.workers, "randomisation")
-    curved = run_all(curve_one, indices[:args.curves], args.workers, "curves") if set(PEERS) & set(methods) else []
+    curved = run_all(curve_one, indices[:args.curves], args.workers, "curves") if set(CURVED) & set(methods) else []
     out = args.out or OUT / f"explain-{args.victim}.json"
     flags = "".join(f" --{k} {v}" for k, v in (("methods", args.methods), ("randomisation", args.randomisation),
                                                  ("curves", args.curves))

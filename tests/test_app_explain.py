@@ -52,8 +52,9 @@ def test_video_maps_are_scored_per_method() -> None:
     methods = ["rl", "saliency", "occlusion"]
     at = explain(explain_page("video"), "video-cnn", methods)
     table = score_table(at)
-    assert list(table.columns) == ["method", "dice", "iou", "dice_at_rl_area", "pointing", "queries"]
+    assert list(table.columns) == ["method", "access", "dice", "iou", "dice_at_rl_area", "pointing", "queries"]
     assert list(table["method"]) == methods
+    assert list(table["access"]) == ["black-box", "white-box", "black-box"]
     assert table["dice"].between(0, 1).all()
     assert table.set_index("method")["queries"].isna().tolist() == [False, True, False]  # saliency is white-box
     assert shows_note(at)
@@ -80,8 +81,11 @@ def test_without_an_agent_the_other_methods_run_and_are_scored(monkeypatch: pyte
     monkeypatch.setattr(agents, "AGENTS", tmp_path)  # no shipped agent for any victim
     at = explain_page("video")
     assert any(w.value.startswith("No RL agent for video-cnn yet") for w in at.warning)
-    assert at.multiselect(key="explain_methods_video-cnn").value == ["saliency", "ig", "gradcam", "occlusion"]
-    assert at.number_input(key="explain_budget").disabled
+    methods = at.multiselect(key="explain_methods_video-cnn")
+    assert methods.value == ["saliency", "ig", "gradcam", "occlusion", "model_free", "edges", "random",
+                             "model_free_in_cell"]
+    assert not {"RL (soft)", "RL (hard)"} & set(methods.options)
+    assert at.number_input(key="explain_budget").disabled  # none of the default methods spends a budget
     at = explain(at, "video-cnn", ["saliency", "gradcam"])
     table = score_table(at)
     assert list(table["method"]) == ["saliency", "gradcam"]
@@ -96,7 +100,7 @@ def test_an_upload_is_explained_without_scores() -> None:
     checked(at.multiselect(key="explain_methods_image-cnn").set_value(["saliency"]).run())
     checked(at.button(key="explain").click().run())
     assert not at.dataframe
-    assert any(i.value.startswith("No ground truth for boot.png") for i in at.info)
+    assert any(i.value.startswith("No ground truth for ") and " in boot.png" in i.value for i in at.info)
     assert shows_note(at)
     assert len(json.loads(at.get("plotly_chart")[-1].proto.spec)["layout"]["annotations"]) == 1  # no truth panel
 
@@ -104,7 +108,7 @@ def test_an_upload_is_explained_without_scores() -> None:
 def test_your_onnx_model_is_explained_by_the_black_box_methods(tmp_path: Path) -> None:
     from test_onnx_model import export, fresh
 
-    from rlab_core.explanations import BLACK_BOX
+    from rlab_core.explanations import BLACK_BOX, MODEL_FREE
     from rlab_core.explanations import explain as explain_maps
 
     at = explain_page("ecg")
@@ -113,7 +117,10 @@ def test_your_onnx_model_is_explained_by_the_black_box_methods(tmp_path: Path) -
     checked(at.file_uploader(key="onnx_ecg-cnn").set_value(("mine.onnx", model.read_bytes(), "application/octet-stream"))
             .run())
     methods = at.multiselect(key="explain_methods_ecg-cnn_onnx")
-    assert methods.value == list(BLACK_BOX) and set(methods.options) == {"RL (soft)", "RL (hard)", "Occlusion"}
+    assert methods.value == [*BLACK_BOX, *MODEL_FREE]  # ECG5000's beats have no ground-truth region
+    assert not {"Saliency", "Integrated Gradients", "Grad-CAM"} & set(methods.options)
+    assert {"RL (soft)", "LIME", "RISE", "control: random"} <= set(methods.options)
+    checked(methods.set_value(list(BLACK_BOX)).run())
     checked(at.number_input(key="explain_budget").set_value(30).run())
     checked(at.button(key="explain").click().run())
 
@@ -124,3 +131,48 @@ def test_your_onnx_model_is_explained_by_the_black_box_methods(tmp_path: Path) -
     shipped = explain_maps(Victim.builtin("ecg-cnn"), sample.x, None, BLACK_BOX, budget=30)
     for name in BLACK_BOX:
         torch.testing.assert_close(explanation.maps[name].values, shipped.maps[name].values, atol=1e-4, rtol=0)
+
+
+def test_each_class_of_a_mosaic_is_explained_and_scored_against_its_own_cell() -> None:
+    victim = "image-grid-cnn"
+    sample = get_profile(victim).dataset("test")[1]
+    at = explain_page("image", victim)
+    checked(at.number_input(key=f"sample_{victim}").set_value(1).run())
+    picker = at.selectbox(key=f"explain_class_{victim}_{sample.name}")
+    present = [part.label for part in sample.parts]
+    assert sum(", in the input" in option for option in picker.options) == 4
+    explained = next(label for label in present if label != picker.value)  # a class other than the top-1
+    checked(picker.set_value(explained).run())
+    at = explain(at, victim, ["gradcam", "model_free", "random", "model_free_in_cell"], sample=1)
+    request, explanation = at.session_state["explain_run"]
+    assert request.target == explanation.label == explained
+    table = score_table(at).set_index("method")
+    assert list(table.columns) == ["access", "dice", "iou", "gridpg", "dice_at_rl_area", "pointing", "queries"]
+    assert list(table["access"]) == ["white-box", "control", "control", "control, reads the ground truth"]
+    assert table["queries"].tolist()[1:] == [0, 0, 0]
+    assert table.loc["model_free_in_cell", "gridpg"] == pytest.approx(1.0)  # all of it inside the class's cell
+    assert table.loc["random", "gridpg"] == pytest.approx(0.25, abs=0.1)  # a quarter of a random map, by chance
+
+    picker = at.selectbox(key=f"explain_class_{victim}_{sample.name}")
+    absent = next(index for index in range(10) if ", in the input" not in picker.format_func(index))
+    checked(picker.set_value(absent).run())
+    checked(at.button(key="explain").click().run())
+    assert not at.dataframe  # nothing to score a class the mosaic does not hold against
+    assert any(i.value.startswith(f"No ground truth for {get_profile(victim).class_names[absent]}") for i in at.info)
+
+
+def test_the_randomisation_check_runs_on_demand() -> None:
+    at = explain(explain_page("image", "image-grid-cnn"), "image-grid-cnn", ["gradcam", "random"])
+    assert not any(getattr(d, "key", None) == "explain_randomisation" for d in at.dataframe)
+    checked(at.button(key="explain_randomise").click().run())
+    rows = at.dataframe[-1].value.set_index("method")["rank correlation"]
+    assert rows.loc["random"] == pytest.approx(1.0)  # a map that ignores the network cannot change with it
+    assert abs(rows.loc["gradcam"]) < 0.9
+
+
+def test_the_committed_benchmark_says_whether_the_set_can_judge_a_map() -> None:
+    at = explain_page("image", "image-grid-cnn")
+    assert any("every map that asks nothing of the model stays at or under 0.35" in c.value for c in at.caption)
+    curves = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "within q queries" in c.proto.spec]
+    assert len(curves) == 2  # dice and gridpg against the budget
+    assert {"lime", "rise"} <= {trace["name"] for trace in curves[0]["data"]}

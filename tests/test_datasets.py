@@ -12,7 +12,7 @@ from rlab_core.datasets import (
     NaturalImages,
     stratified_split,
 )
-from rlab_core.datasets.moving_digits import _split_indices as digit_splits
+from rlab_core.datasets.moving_digits import split_indices as digit_splits
 from rlab_core.datasets.natural import CLIP_SPLIT, PHOTO_SPLIT
 
 

@@ -349,3 +349,22 @@ def test_explains_rl_maps_are_those_of_its_attacks(video_explanation, video_agen
         assert rl_hard_scores["dice_at_rl_area"] == pytest.approx(2 * overlap / (area + int(truth.sum())))
     else:
         assert all(s["dice_at_rl_area"] is None for s in explanation.scores.values())
+
+
+def test_rl_at_budgets_shares_each_budget_among_its_attacks_and_counts_every_query(video_agent) -> None:
+    from rlab_core.explanations import rl_at_budgets
+    from rlab_core.explanations.rl import RL_FILTERS, RL_SEEDS
+
+    sample = get_profile("video-cnn").dataset("test")[0]
+    runs = len(RL_FILTERS) * RL_SEEDS
+    maps = rl_at_budgets(Victim.builtin("video-cnn"), sample.x, sample.y, video_agent, (runs, 12 * runs, 120), seed=0)
+    assert maps[runs] is None  # one query per attack buys nothing beyond the clean one
+    for budget in (12 * runs, 120):
+        m = maps[budget]
+        assert m is not None and m.method == "rl" and m.access == "black-box"
+        assert 0 < m.queries <= budget
+        # Each budget is the explanation's rl map at its share per attack, queries as the wrappers counted them.
+        alone = explain(Victim.builtin("video-cnn"), sample.x, sample.y, ("rl",), budget=budget // runs, seed=0,
+                        agent=video_agent)
+        torch.testing.assert_close(m.values, alone.maps["rl"].values)
+        assert m.queries == alone.maps["rl"].queries

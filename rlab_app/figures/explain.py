@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
+from rlab_app.figures import HEIGHT
 from rlab_core.explanations.output import OPACITY, unit_scale
 from rlab_core.sample import Sample
 
@@ -62,4 +63,25 @@ def _ecg_explanation(sample: Sample, maps: dict[str, torch.Tensor]) -> go.Figure
     figure.update_yaxes(range=[bottom, top], showticklabels=False)
     figure.update_layout(coloraxis=MAP_SCALE, height=len(maps) * ECG_MAP_HEIGHT + 60,
                          margin={"l": 10, "r": 10, "t": 30, "b": 10})
+    return figure
+
+
+def budget_curves_figure(rows: list[dict], metric: str, title: str) -> go.Figure:
+    """A committed benchmark's black-box methods against their query budget: the mean ``metric``
+    (``"dice"`` or ``"gridpg"``) of each method's map at each budget it was read at, one line per
+    method, queries on a log axis. A method with a fixed cost is one point at that cost."""
+    figure = go.Figure()
+    for method in dict.fromkeys(row["method"] for row in rows):
+        points = [r for r in rows if r["method"] == method and r.get(f"{metric}_mean") is not None]
+        if not points:
+            continue
+        # A fixed-cost method was read once whatever the budget: its x is what it spent.
+        queries = [min(r["budget"], r["max_queries"]) for r in points]
+        figure.add_trace(go.Scatter(x=queries, y=[r[f"{metric}_mean"] for r in points], mode="lines+markers",
+                                    name=method, line={"width": 2.5 if method == "rl" else 1.5},
+                                    hovertemplate=f"{method}: %{{y:.3f}} within %{{x}} queries<extra></extra>"))
+    figure.update_xaxes(type="log", title="queries")
+    figure.update_yaxes(range=[0, 1.02], title=metric)
+    figure.update_layout(height=HEIGHT, title=title, legend={"orientation": "h", "y": -0.25},
+                         margin={"l": 10, "r": 10, "t": 50, "b": 10})
     return figure

@@ -1,5 +1,6 @@
 """Explanations from the Explain page, cached: the request the page keeps its last explanation
-under, the maps of one input, and their score table."""
+under, the maps of one input, their score table, the randomisation check, and the victim's
+committed explanation benchmark."""
 from __future__ import annotations
 
 import hashlib
@@ -10,15 +11,17 @@ import streamlit as st
 import torch
 
 from rlab_app.state.attacks import shipped_agent
-from rlab_app.state.victims import modified, network_for, network_version
+from rlab_app.state.reports import json_report
+from rlab_app.state.victims import builtin_victim, modified, network_for, network_version
+from rlab_core import ROOT
 from rlab_core.agents.agent import AgentError, agent_path
 from rlab_core.callbacks import Callback
-from rlab_core.explanations import Explanation, explain, target_of
+from rlab_core.explanations import Explanation, explain, randomisation_test, target_of
 from rlab_core.sample import Sample
 from rlab_core.victims import Victim
 
 RL_METHODS = ("rl", "rl_hard")  # the methods made of RL attacks: they need the victim's agent
-SCORE_COLUMNS = ("dice", "iou", "dice_at_rl_area", "pointing")
+SCORE_COLUMNS = ("dice", "iou", "gridpg", "dice_at_rl_area", "pointing")
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ class ExplainRequest:
     victim: str
     input_name: str
     digest: str
+    target: int  # the class explained
     methods: tuple[str, ...]
     budget: int
     seed: int
@@ -36,23 +40,22 @@ class ExplainRequest:
     network: int | str | None = None  # network_version of the weights or the uploaded model
 
     @classmethod
-    def of(cls, victim: str, sample: Sample, methods: tuple[str, ...], budget: int, seed: int,
+    def of(cls, victim: str, sample: Sample, target: int, methods: tuple[str, ...], budget: int, seed: int,
            weights: str = "shipped", model: Victim | None = None) -> ExplainRequest:
         digest = hashlib.sha256(sample.x.numpy().tobytes()).hexdigest()
-        return cls(victim, sample.name, digest, tuple(methods), int(budget), int(seed), weights,
+        return cls(victim, sample.name, digest, int(target), tuple(methods), int(budget), int(seed), weights,
                    network_version(victim, weights, model))
 
 
-def explain_input(victim: str, sample: Sample, methods: tuple[str, ...], budget: int, seed: int,
+def explain_input(victim: str, sample: Sample, label: int, methods: tuple[str, ...], budget: int, seed: int,
                   callbacks: Sequence[Callback] = (), weights: str = "shipped",
                   model: Victim | None = None) -> Explanation:
-    """The maps of ``sample`` (the network's clean top-1 explained), scored when it has ground truth
-    for that class (:func:`~rlab_core.explanations.target_of`: on a mosaic, that class's part and
-    cell); the network is the victim with ``weights``, or the uploaded ``model`` (black-box methods
-    only). ``callbacks`` follow the methods, unless the result comes from the cache. Raises
+    """The maps of class ``label`` of ``sample``, scored when it has ground truth for that class
+    (:func:`~rlab_core.explanations.target_of`: on a mosaic, that class's part and cell); the
+    network is the victim with ``weights``, or the uploaded ``model`` (black-box methods only).
+    ``callbacks`` follow the methods, unless the result comes from the cache. Raises
     ``AgentError`` if an RL method is asked for while the victim has no agent."""
-    network = network_for(victim, weights, model)
-    target = target_of(network, sample, network.predict(sample.x))
+    target = target_of(network_for(victim, weights, model), sample, label)
     return _explanation(victim, sample.x, target.label, target.truth, target.cell, tuple(methods), int(budget),
                         int(seed), modified(agent_path(victim)), weights, network_version(victim, weights, model),
                         tuple(callbacks), model)
@@ -79,8 +82,35 @@ def _explanation(victim: str, x: torch.Tensor, label: int, mask: torch.Tensor | 
 
 
 def score_rows(explanation: Explanation) -> list[dict]:
-    """The score table: per method its scores (``None`` where not defined) and the victim queries
-    it spent (``None`` for the white-box methods, which read gradients instead)."""
+    """The score table: per method its access (black-box, white-box or a control), its scores
+    (``None`` where not defined; ``gridpg`` only on a mosaic) and the victim queries it spent
+    (``None`` for the white-box methods, which read gradients instead)."""
     assert explanation.scores is not None  # shown for a scored explanation only
-    return [{"method": name, **{column: explanation.scores[name][column] for column in SCORE_COLUMNS},
+    columns = [c for c in SCORE_COLUMNS if any(c in scores for scores in explanation.scores.values())]
+    return [{"method": name, "access": m.access, **{column: explanation.scores[name].get(column) for column in columns},
              "queries": m.queries} for name, m in explanation.maps.items()]
+
+
+def randomisation_rows(victim: str, sample: Sample, label: int, methods: tuple[str, ...], budget: int,
+                       seed: int) -> list[dict]:
+    """Adebayo et al.'s check on the shipped network: per method, the rank correlation of its map of
+    ``label`` on the trained network and on the same network with every weight re-initialised
+    (``None`` where a map is constant). Cached per input, class, methods, budget and seed."""
+    return _randomisation_rows(victim, sample.x, int(label), tuple(methods), int(budget), int(seed),
+                               modified(agent_path(victim)))
+
+
+@st.cache_data(show_spinner="Re-initialising the network and mapping again…", max_entries=16,
+               hash_funcs={torch.Tensor: lambda x: x.numpy().tobytes()})
+def _randomisation_rows(victim: str, x: torch.Tensor, label: int, methods: tuple[str, ...], budget: int, seed: int,
+                        agent_modified: int | None) -> list[dict]:
+    agent = shipped_agent(victim)[0] if set(RL_METHODS) & set(methods) else None
+    correlations = randomisation_test(builtin_victim(victim), x, label, methods, budget=budget, seed=seed, agent=agent)
+    return [{"method": name, "rank correlation": value} for name, value in correlations.items()]
+
+
+def explain_benchmark(victim: str) -> dict | None:
+    """The victim's committed explanation benchmark (``benchmarks/explain-<victim>.json``), if it
+    has one with its validity check; re-read when the file changes."""
+    report = json_report(ROOT / "benchmarks" / f"explain-{victim}.json")
+    return report if isinstance(report, dict) and {"rows", "validity"} <= report.keys() else None

@@ -1,5 +1,5 @@
 """The victims the pages work on, cached: built-in ones and uploaded ONNX models, their test splits
-and gallery, uploaded inputs, and their top classes."""
+and gallery, uploaded inputs, and their classes ranked."""
 from __future__ import annotations
 
 import hashlib
@@ -97,16 +97,21 @@ def top_classes(victim: str, x: torch.Tensor, k: int = TOP_K, weights: str = "sh
                 model: Victim | None = None) -> list[tuple[str, float]]:
     """The ``k`` most probable classes for ``x`` of the victim with ``weights`` (or the uploaded
     ``model``, with ``weights`` :data:`ONNX`), best first, as ``(name, probability)``."""
-    return _top_classes(victim, x, k, weights, network_version(victim, weights, model), model)
+    names = network_for(victim, weights, model).class_names
+    return [(names[index], p) for index, p in ranked_classes(victim, x, weights, model)[:k]]
+
+
+def ranked_classes(victim: str, x: torch.Tensor, weights: str = "shipped",
+                   model: Victim | None = None) -> list[tuple[int, float]]:
+    """Every class index with its probability for ``x``, best first (ties in index order)."""
+    return _ranked_classes(victim, x, weights, network_version(victim, weights, model), model)
 
 
 # Inputs are keyed by their exact bytes: Streamlit's own hashing samples large arrays, which would
 # let two inputs that differ in a few pixels (an input and its adversarial copy) share one entry.
 @st.cache_data(show_spinner="Asking the victim…", max_entries=256,
                hash_funcs={torch.Tensor: lambda x: x.numpy().tobytes()})
-def _top_classes(victim: str, x: torch.Tensor, k: int, weights: str, version: int | str | None,
-                 _model: Victim | None) -> list[tuple[str, float]]:
-    network = network_for(victim, weights, _model)
-    probs = network.probabilities(x)
-    top = np.argsort(probs, kind="stable")[::-1][:k]
-    return [(network.class_names[int(i)], float(probs[i])) for i in top]
+def _ranked_classes(victim: str, x: torch.Tensor, weights: str, version: int | str | None,
+                    _model: Victim | None) -> list[tuple[int, float]]:
+    probs = network_for(victim, weights, _model).probabilities(x)
+    return [(int(i), float(probs[i])) for i in np.argsort(-probs, kind="stable")]

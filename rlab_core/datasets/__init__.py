@@ -4,6 +4,7 @@ Every loader is indexable and returns :class:`Sample` items whose ``x`` is chann
 ``[0, 1]``. Labelled sets also offer ``arrays()`` (the whole split as tensors) and ``labels``.
 """
 from rlab_core.datasets.base import SPLITS, stratified_split
+from rlab_core.datasets.digit_mosaic import DigitClipMosaic
 from rlab_core.datasets.ecg5000 import ECG5000
 from rlab_core.datasets.ecg_strips import EcgStrips
 from rlab_core.datasets.fashion_mnist import FashionMNIST
@@ -13,5 +14,5 @@ from rlab_core.datasets.moving_digits import MovingDigits
 from rlab_core.datasets.natural import NaturalClips, NaturalImages
 from rlab_core.sample import Sample
 
-__all__ = ["ECG5000", "SPLITS", "EcgStrips", "FashionMNIST", "FashionOnTexture", "GarmentMosaic", "MovingDigits", "NaturalClips",
-           "NaturalImages", "Sample", "stratified_split"]
+__all__ = ["ECG5000", "SPLITS", "DigitClipMosaic", "EcgStrips", "FashionMNIST", "FashionOnTexture", "GarmentMosaic",
+           "MovingDigits", "NaturalClips", "NaturalImages", "Sample", "stratified_split"]

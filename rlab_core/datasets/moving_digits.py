@@ -26,27 +26,29 @@ SPEED = (1.5, 3.5)  # pixels per frame: slow enough that the digit stays whole i
 
 
 @lru_cache(maxsize=1)
-def _digits() -> tuple[np.ndarray, np.ndarray]:
+def digits() -> tuple[np.ndarray, np.ndarray]:
     with np.load(ASSETS / "data" / "mnist-digits.npz", allow_pickle=False) as data:
         return data["images"], data["labels"]
 
 
 @lru_cache(maxsize=1)
-def _split_indices() -> dict[str, np.ndarray]:
-    return stratified_split(_digits()[1], FRACTIONS, SPLIT_SEED)
+def split_indices() -> dict[str, np.ndarray]:
+    return stratified_split(digits()[1], FRACTIONS, SPLIT_SEED)
 
 
-def render_clip(digit: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Move one ``(28, 28)`` uint8 digit over ``FRAMES`` frames: ``(clip in [0,1], bool mask)``."""
-    room = SIZE - DIGIT
+def render_clip(digit: np.ndarray, rng: np.random.Generator, size: int = SIZE,
+                speed: tuple[float, float] = SPEED) -> tuple[np.ndarray, np.ndarray]:
+    """Move one square uint8 digit over ``FRAMES`` frames of ``size x size``: ``(clip in [0,1], bool mask)``."""
+    side = digit.shape[0]
+    room = size - side
     position = rng.uniform(0, room, size=2)
     angle = rng.uniform(0, 2 * np.pi)
-    velocity = rng.uniform(*SPEED) * np.array([np.sin(angle), np.cos(angle)])
-    clip = np.zeros((FRAMES, SIZE, SIZE), dtype=np.float32)
+    velocity = rng.uniform(*speed) * np.array([np.sin(angle), np.cos(angle)])
+    clip = np.zeros((FRAMES, size, size), dtype=np.float32)
     pixels = digit.astype(np.float32) / 255.0
     for t in range(FRAMES):
         row, col = np.round(position).astype(int)
-        clip[t, row:row + DIGIT, col:col + DIGIT] = pixels
+        clip[t, row:row + side, col:col + side] = pixels
         position += velocity
         for axis in range(2):  # bounce: reflect the position back inside and flip the velocity
             if not 0 <= position[axis] <= room:
@@ -64,8 +66,8 @@ class MovingDigits:
     def __init__(self, split: str, epoch: int = 0) -> None:
         check_split(split)
         self.split, self.epoch = split, epoch
-        self.indices = _split_indices()[split]
-        self.labels = _digits()[1][self.indices].astype(np.int64)
+        self.indices = split_indices()[split]
+        self.labels = digits()[1][self.indices].astype(np.int64)
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -74,12 +76,12 @@ class MovingDigits:
         return np.random.default_rng([SPLIT_SEED, SPLITS.index(self.split), self.epoch, i])
 
     def __getitem__(self, i: int) -> Sample:
-        digit = _digits()[0][self.indices[i]]
+        digit = digits()[0][self.indices[i]]
         clip, mask = render_clip(digit, self._rng(i))
         return Sample(torch.from_numpy(clip)[None], int(self.labels[i]), f"moving digit {self.split} {i}",
                       mask=torch.from_numpy(mask))
 
     def arrays(self) -> tuple[torch.Tensor, torch.Tensor]:
-        digits = _digits()[0]
-        clips = [render_clip(digits[row], self._rng(i))[0] for i, row in enumerate(self.indices)]
+        images = digits()[0]
+        clips = [render_clip(images[row], self._rng(i))[0] for i, row in enumerate(self.indices)]
         return torch.from_numpy(np.stack(clips))[:, None], torch.from_numpy(self.labels)

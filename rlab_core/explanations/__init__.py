@@ -43,7 +43,7 @@ from rlab_core.explanations.metrics import (
 from rlab_core.explanations.occlusion import occlusion
 from rlab_core.explanations.randomisation import randomisation_test, randomised_victim, rank_correlation
 from rlab_core.explanations.rise import rise, rise_at_budgets
-from rlab_core.explanations.rl import rl_attacks, rl_maps
+from rlab_core.explanations.rl import rl_at_budgets, rl_attacks, rl_maps
 from rlab_core.explanations.saliency import saliency
 
 __all__ = [
@@ -83,6 +83,7 @@ __all__ = [
     "reference_input",
     "rise",
     "rise_at_budgets",
+    "rl_at_budgets",
     "rl_attacks",
     "rl_maps",
     "saliency",

@@ -24,6 +24,21 @@ class AttributionMap:
     seconds: float
     uses_ground_truth: bool = False
 
+    @property
+    def access(self) -> str:
+        return access(self.white_box, self.queries, self.uses_ground_truth)
+
+
+def access(white_box: bool, queries: int | None, uses_ground_truth: bool) -> str:
+    """What a map reads, as the score tables say it: ``black-box`` (the victim's answers),
+    ``white-box`` (its gradients), ``control`` (nothing of the model) or ``control, reads the
+    ground truth``."""
+    if uses_ground_truth:
+        return "control, reads the ground truth"
+    if queries == 0:
+        return "control"
+    return "white-box" if white_box else "black-box"
+
 
 def reference_input(x: torch.Tensor) -> torch.Tensor:
     """The "absent" input of Integrated Gradients and Occlusion: each channel's median, everywhere.

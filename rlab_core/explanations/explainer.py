@@ -49,11 +49,11 @@ class Explanation:
     notes: list[str] = field(default_factory=list)
 
     def summary(self) -> dict:
-        """JSON-ready: per method its queries, white-box flag, seconds and (with ground truth) scores."""
+        """JSON-ready: per method its access, queries, white-box flag, seconds and (with ground truth) scores."""
         methods = {}
         for name, m in self.maps.items():
-            methods[name] = {"white_box": m.white_box, "uses_ground_truth": m.uses_ground_truth, "queries": m.queries,
-                             "seconds": round(m.seconds, 3)}
+            methods[name] = {"access": m.access, "white_box": m.white_box, "uses_ground_truth": m.uses_ground_truth,
+                             "queries": m.queries, "seconds": round(m.seconds, 3)}
             if self.scores is not None:
                 methods[name].update(self.scores[name])
         return {"victim": self.victim, "label": self.label, "label_name": self.label_name, "rl_success": self.rl_success,

@@ -65,3 +65,20 @@ def rl_maps(results: list[AttackResult], grid: PatchGrid, seconds: float = 0.0) 
     hard_queries = sum(r.queries_total for r in results[:first_win + 1])
     return (AttributionMap("rl", grid.expand(soft), False, queries, seconds),
             AttributionMap("rl_hard", grid.element_mask(hard).float(), False, hard_queries, seconds))
+
+
+def rl_at_budgets(victim: Victim, x: torch.Tensor, label: int, agent, budgets: tuple[int, ...],
+                  seed: int) -> dict[int, AttributionMap | None]:
+    """The ``rl`` map at each total budget ``b``: its attacks share ``b`` (each gets ``b`` over their
+    count), so a map never spends more than ``b`` queries; ``None`` where ``b`` buys no attack
+    beyond the clean query. Each budget is a run of its own (an attack's path depends on its budget)."""
+    runs = len(RL_FILTERS) * RL_SEEDS
+    maps: dict[int, AttributionMap | None] = {}
+    for b in budgets:
+        if b // runs < 2:
+            maps[b] = None
+            continue
+        started = time.perf_counter()
+        results = rl_attacks(victim, x, label, agent, b // runs, seed)
+        maps[b] = rl_maps(results, victim.grid, time.perf_counter() - started)[0]
+    return maps

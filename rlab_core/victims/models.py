@@ -72,6 +72,15 @@ class VideoCNN(nn.Module):
         return self.head(self.features(x))
 
 
+class VideoMosaicCNN(VideoCNN):
+    """:class:`VideoCNN` with global max pooling, for a clip mosaic: each class's score comes from
+    wherever its digit is, however many other digits share the clip."""
+
+    def __init__(self, n_classes: int = 10) -> None:
+        super().__init__(n_classes)
+        self.head[0] = nn.AdaptiveMaxPool3d(1)
+
+
 class EcgStripCNN(nn.Module):
     """1D CNN for a strip of several beats ``(B, 1, 560)``: is one of them abnormal, and how?
 

@@ -18,6 +18,7 @@ from torch import nn
 from rlab_core import ASSETS
 from rlab_core.datasets import (
     ECG5000,
+    DigitClipMosaic,
     EcgStrips,
     FashionMNIST,
     FashionOnTexture,
@@ -39,6 +40,7 @@ from rlab_core.victims.models import (
     ImageCNN,
     TextureImageCNN,
     VideoCNN,
+    VideoMosaicCNN,
 )
 
 MODALITIES = ("ecg", "image", "video")
@@ -174,6 +176,15 @@ PROFILES: dict[str, VictimProfile] = {profile.name: profile for profile in (
         # image-loc-cnn's recipe; its agent is not trained yet (the RL explainer's is issue 16's).
         agent_recipe={"cells_per_patch": (4, 4), "n_inputs": 500, "dagger_rounds": 0, "ppo_steps": 10_000},
         training={"epochs": 12, "batch_size": 128, "lr": 2e-3, "flip_and_shift": True},
+        multi_label=True, top_k=4),
+    VictimProfile(
+        "video-motion-cnn", "video", (1, 16, 64, 64), DigitClipMosaic.class_names, VideoMosaicCNN, DigitClipMosaic,
+        "multi-label 3D CNN naming the four moving MNIST digits of a 2x2 clip mosaic",
+        patch_size=(2, 8, 8),  # 8 x 8 x 8 = 512 cubes, as on video-cnn
+        agent_recipe={"cells_per_patch": (1, 2, 2), "n_inputs": 200, "teacher_steps": 2,
+                      "single_filter_share": 0.75, "imitation_epochs": 40, "ppo_steps": 15_000, "n_val": 60,
+                      "dagger_rounds": 0},
+        training={"epochs": 16, "batch_size": 32, "lr": 2e-3, "fresh_data_each_epoch": True},
         multi_label=True, top_k=4),
 )}
 DEFAULT_VICTIM = {"ecg": "ecg-cnn", "image": "image-cnn", "video": "video-cnn"}
