@@ -19,7 +19,8 @@ Writes ``benchmarks/explain-<victim>.json`` (rows, validity, randomisation and p
 ``.md`` and ``.png`` (or ``--out FILE.json`` and its companions).
 
 Usage: python -m benchmarks.explain --victim image-loc-cnn [--n 200] [--budget 1000] [--workers 2]
-                                    [--methods a,b] [--randomisation 20] [--curves 100] [--out FILE.json]
+                                    [--methods a,b] [--randomisation 20] [--curves 100] [--without-rl]
+                                    [--out FILE.json]
 """
 from __future__ import annotations
 
@@ -95,7 +96,7 @@ def _job(item: tuple[int, int]) -> tuple[Victim, Sample, Target]:
 def explain_one(item: tuple[int, int]) -> dict:
     victim, sample, target = _job(item)
     explanation = explain(victim, sample.x, target.label, _JOB["methods"], _JOB["budget"], seed=item[0],
-                          truth=target.truth, cell=target.cell, agent=_JOB["agent"])
+                          truth=target.truth, cell=target.cell, agent=_JOB["agent"], rl_area=_JOB["agent"] is not None)
     assert target.truth is not None  # scored_inputs keeps only items with ground truth
     return {"index": item[0], "truth_area": int(target.truth.sum()), **explanation.summary()}
 
@@ -279,6 +280,8 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--methods", help="comma list (default: every method and control)")
     parser.add_argument("--randomisation", type=int, default=20, help="items of the randomisation test (0: none)")
     parser.add_argument("--curves", type=int, default=100, help="items of the peers' budget curves (0: none)")
+    parser.add_argument("--without-rl", action="store_true",
+                        help="no RL attacks: no rl rows and no dice_at_rl_area (where they cost too much to rerun)")
     parser.add_argument("--workers", type=int, default=1, help="processes (results do not depend on it)")
     parser.add_argument("--out", type=Path, help="default: benchmarks/explain-<victim>.json")
     args = parser.parse_args(argv)
@@ -286,6 +289,8 @@ def main(argv: list[str] | None = None) -> Path:
     methods = parse_methods(args.methods) if args.methods else KNOWN
     # The agent serves every item (scoring reads rl_hard's area even when no RL map is asked for).
     try:
+        if args.without_rl:
+            raise AgentError("--without-rl")
         agent = load_agent(args.victim, [Log(print)])
     except AgentError as err:  # a victim without an agent yet: its RL maps cannot be made
         print(f"{err}: the RL methods are left out", flush=True)
@@ -299,7 +304,7 @@ def main(argv: list[str] | None = None) -> Path:
     out = args.out or OUT / f"explain-{args.victim}.json"
     flags = "".join(f" --{k} {v}" for k, v in (("methods", args.methods), ("randomisation", args.randomisation),
                                                  ("curves", args.curves))
-                    if v is not None and v != parser.get_default(k))
+                    if v is not None and v != parser.get_default(k)) + (" --without-rl" if args.without_rl else "")
     rows = aggregate(samples, methods)
     report = {"run": run_record(seed=0, victim=args.victim), "victim": args.victim, "inputs": len(samples),
               "budget": args.budget, "rl_filters": list(RL_FILTERS), "rl_seeds": RL_SEEDS,

@@ -280,6 +280,21 @@ def test_explain_scores_without_dice_at_rl_area_when_only_the_scores_want_a_miss
         explain(untrained_victim("ecg-loc-cnn"), sample.x, sample.y, ("rl", "saliency"), truth=sample.mask)
 
 
+def test_without_the_rl_area_no_agent_is_loaded_and_no_attack_runs(monkeypatch) -> None:
+    from rlab_core.agents import agent as agent_module
+
+    def refused(*args, **kwargs):
+        raise AssertionError("no agent may be loaded")
+
+    monkeypatch.setattr(agent_module, "load_agent", refused)
+    sample = a_sample("ecg-loc-cnn")
+    explanation = explain(untrained_victim("ecg-loc-cnn"), sample.x, sample.y, ("occlusion",), truth=sample.mask,
+                          rl_area=False)
+    assert explanation.scores["occlusion"]["dice_at_rl_area"] is None and not explanation.notes
+    assert explanation.rl_success is None
+    assert explanation.maps["occlusion"].queries == 1 + get_profile("ecg-loc-cnn").grid.n_patches
+
+
 def test_explain_refuses_a_ground_truth_of_another_shape() -> None:
     x = a_sample("image-loc-cnn").x
     with pytest.raises(ValueError, match="ground truth"):

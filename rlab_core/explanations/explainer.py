@@ -105,16 +105,19 @@ def parse_methods(text: str) -> tuple[str, ...]:
 
 def explain(victim: Victim, x: torch.Tensor, label: int | None = None, methods: tuple[str, ...] = METHODS,
             budget: int = DEFAULT_BUDGET, seed: int = 0, truth: torch.Tensor | None = None, agent=None,
-            callbacks: Callback | Sequence[Callback] = (), cell: torch.Tensor | None = None) -> Explanation:
+            callbacks: Callback | Sequence[Callback] = (), cell: torch.Tensor | None = None,
+            rl_area: bool = True) -> Explanation:
     """Maps of ``x`` for ``victim`` by each of ``methods`` (all of shape ``x.shape[1:]``).
 
     Args:
         victim: the :class:`Victim` explained; one that is not white-box (an uploaded ONNX model, a
-            bare callable) has no gradients: only ``rl``, ``rl_hard`` and ``occlusion``.
+            bare callable) has no gradients: only the black-box methods and the controls.
         label: the class to explain; ``None`` takes the network's clean top-1.
         budget, seed: of each RL attack (see :mod:`rlab_core.explanations.rl`), and the most
             queries each peer of :data:`PEERS` spends; ``agent`` defaults to the victim's shipped agent.
         truth: a bool ground-truth mask of shape ``x.shape[1:]``; when given, every map is scored.
+        rl_area: score ``dice_at_rl_area`` too, which runs the RL attacks even when no RL map is
+            asked for; ``False`` leaves it ``None`` unless an RL map is asked for.
         cell: on a mosaic, the explained class's cell (bool, ``x.shape[1:]``): maps are scored by
             the grid pointing game too, and ``model_free_in_cell`` keeps to it.
         callbacks: told of a phase ``"methods"`` (the RL attacks count as one step), a message
@@ -142,7 +145,8 @@ def explain(victim: Victim, x: torch.Tensor, label: int | None = None, methods: 
     wants_rl = bool({"rl", "rl_hard"} & set(methods))
     scored = truth is not None and bool(truth.any())
     # Scoring needs rl_hard's area (dice_at_rl_area) even when no RL map was asked for.
-    if (wants_rl or scored) and agent is None:
+    needs_rl = wants_rl or (scored and rl_area)
+    if needs_rl and agent is None:
         from rlab_core.agents.agent import AgentError, load_agent
 
         try:
@@ -154,10 +158,10 @@ def explain(victim: Victim, x: torch.Tensor, label: int | None = None, methods: 
                 raise
             # Only the scores wanted it: score without dice_at_rl_area rather than fail.
             explanation.notes.append(f"{err}; dice_at_rl_area is not scored")
-    runs_rl = agent is not None and (wants_rl or scored)
+    runs_rl = agent is not None and needs_rl
     others = [m for m in methods if m not in ("rl", "rl_hard")]
     callbacks.on_phase("methods", int(runs_rl) + len(others))
-    if runs_rl and agent is not None:
+    if runs_rl:
         callbacks.on_message("RL attacks")
         started = time.perf_counter()
         results = rl_attacks(victim, x, label, agent, budget, seed)
