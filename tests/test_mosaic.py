@@ -8,7 +8,10 @@ import torch
 
 from rlab_core.attacks import make_attack
 from rlab_core.datasets.fashion_on_texture import OBJECT_THRESHOLD
+from rlab_core.datasets import digit_mosaic
+from rlab_core.datasets.digit_mosaic import DigitClipMosaic
 from rlab_core.datasets.garment_mosaic import CELL, GarmentMosaic, cell_mask
+from rlab_core.datasets.moving_digits import digits, split_indices
 from rlab_core.explanations import class_index, target_of
 from rlab_core.sample import Sample
 from rlab_core.victims import Victim, VictimError, get_profile
@@ -43,6 +46,45 @@ def test_the_arrays_are_the_items_with_multi_hot_labels(mosaics: GarmentMosaic) 
         assert torch.equal(targets[i].nonzero().flatten(), torch.tensor(sorted(p.label for p in val[i].parts)))
     with pytest.raises(IndexError, match="out of range"):
         mosaics[len(mosaics)]
+
+
+@pytest.mark.parametrize("index", [0, 3, 999])
+def test_each_clip_mosaic_holds_four_digits_moving_inside_their_own_cells(index: int) -> None:
+    clips = DigitClipMosaic("test")
+    sample = clips[index]
+    assert sample.x.shape == (1, 16, 64, 64) and 0 <= sample.x.min() and sample.x.max() <= 1
+    labels = [part.label for part in sample.parts]
+    assert len(set(labels)) == 4 and sample.y == labels[0]
+    assert (torch.stack([part.cell for part in sample.parts]).sum(dim=0) == 1).all()  # the cells tile every frame
+    for k, part in enumerate(sample.parts):
+        assert torch.equal(part.cell, digit_mosaic.cell_mask(k)) and part.mask.shape == (16, 64, 64)
+        assert not (part.mask & ~part.cell).any()  # a digit never leaves its cell
+        assert all(part.mask[t].any() for t in range(16))  # and is seen in every frame
+        assert torch.equal(part.mask, sample.x[0] * part.cell > 0)  # the mask is exactly its cell's bright pixels
+    first, last = (sample.parts[0].mask[t].nonzero().float().mean(dim=0) for t in (0, 15))
+    assert not torch.equal(first, last)  # it moves
+    assert torch.equal(clips[index].x, sample.x) and not torch.equal(DigitClipMosaic("test", epoch=1)[index].x, sample.x)
+
+
+def test_clip_mosaics_draw_their_digits_from_their_own_split_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blank the split's own digits and paint every other one white: a mosaic that held one would show it."""
+    images, labels = digits()
+    marked = np.full_like(images, 255)
+    marked[split_indices()["test"]] = 0
+    monkeypatch.setattr(digit_mosaic, "digits", lambda: (marked, labels))
+    for i in range(0, 1000, 97):
+        assert not DigitClipMosaic("test")[i].x.any()
+
+
+def test_the_clip_mosaic_victim_is_multi_label_with_a_top_4_rule() -> None:
+    profile = get_profile("video-motion-cnn")
+    assert profile.multi_label and profile.top_k == 4 and profile.grid.n_patches == 512
+    x, targets = DigitClipMosaic("val").arrays()
+    assert x.shape == (1000, 1, 16, 64, 64) and (targets.sum(dim=1) == 4).all()
+    victim = Victim.builtin("video-motion-cnn")
+    hits = [sorted(np.argsort(-victim.probabilities(x[i]))[:4].tolist()) == targets[i].nonzero().flatten().tolist()
+            for i in range(40)]
+    assert np.mean(hits) > 0.8  # the shipped weights name the four digits of most validation mosaics
 
 
 def test_the_mosaic_victim_is_multi_label_with_a_top_4_rule() -> None:
