@@ -150,6 +150,8 @@ def pick_test_sample(spec: VictimProfile, disabled: bool) -> tuple[int, Sample]:
     sample = victim_test_sample(spec.name, index)
     if disabled:
         st.caption("An upload is shown: remove it (×) to browse the test split.")
+    elif sample.parts:  # a mosaic: every class it holds
+        st.caption(f"{sample.name}, holds: {', '.join(spec.class_names[part.label] for part in sample.parts)}")
     else:
         st.caption(f"{sample.name}, true label: {true_label(spec, sample) or 'none (unlabelled)'}")
     return index, sample
