@@ -127,7 +127,8 @@ def test_explain_a_class_of_a_mosaic_in_a_real_browser(app_url: str, page: Page)
     scores.hover()
     with page.expect_download() as download:
         scores.get_by_role("button", name="Download as CSV").click()
-    table = {row["method"]: row for row in csv.DictReader(Path(download.value.path()).read_text(encoding="utf-8-sig").splitlines())}
+    lines = Path(download.value.path()).read_text(encoding="utf-8-sig").splitlines()
+    table = {row["method"]: row for row in csv.DictReader(lines)}
     assert {"rl", "gradcam", "occlusion", "model_free", "edges", "random", "model_free_in_cell"} <= set(table)
     assert table["model_free_in_cell"]["access"] == "control, reads the ground truth"
     assert table["random"]["access"] == "control" and table["gradcam"]["access"] == "white-box"

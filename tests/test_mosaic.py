@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from rlab_core.attacks import make_attack
-from rlab_core.datasets.fashion_on_texture import OBJECT_THRESHOLD
 from rlab_core.datasets import digit_mosaic
 from rlab_core.datasets.digit_mosaic import DigitClipMosaic
+from rlab_core.datasets.fashion_on_texture import OBJECT_THRESHOLD
 from rlab_core.datasets.garment_mosaic import CELL, GarmentMosaic, cell_mask
 from rlab_core.datasets.moving_digits import digits, split_indices
 from rlab_core.explanations import class_index, target_of
