@@ -122,6 +122,16 @@ def test_randomising_a_network_changes_every_weight_and_leaves_the_original_and_
     assert randomised.input_shape == victim.input_shape and randomised.grid == victim.grid
 
 
+def test_a_multi_label_victims_randomised_copy_keeps_its_sigmoid_scores_and_top_k() -> None:
+    trained = tiny_victim()
+    victim = Victim(trained.network, (1, 32), ("a", "b", "c"), patch_size=(4,), name="tiny", multi_label=True, top_k=2)
+    randomised = randomised_victim(victim, seed=5)
+    assert randomised.multi_label and randomised.top_k == 2
+    x = torch.rand(1, 32, generator=torch.Generator().manual_seed(2))
+    logits = randomised.network(x[None])[0].detach().double()
+    assert torch.allclose(torch.from_numpy(randomised.probabilities(x)), logits.sigmoid())  # no softmax
+
+
 def test_a_layer_it_cannot_reinitialise_is_refused() -> None:
     class Scaled(nn.Module):
         def __init__(self) -> None:

@@ -45,7 +45,7 @@ def randomised_victim(victim: Victim, seed: int = 0) -> Victim:
     return Victim(randomised_network(victim.network, seed), victim.input_shape, victim.class_names,
                   patch_size=victim.grid.patch_size, modality=victim.modality, strengths=victim.strengths,
                   name=f"{victim.name} (randomised)", weights=f"randomised (seed {seed})", sha256=None,
-                  profile=victim.profile)
+                  profile=victim.profile, multi_label=victim.multi_label, top_k=victim.top_k)
 
 
 def rank_correlation(a: torch.Tensor, b: torch.Tensor) -> float | None:
