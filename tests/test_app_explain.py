@@ -176,3 +176,21 @@ def test_the_committed_benchmark_says_whether_the_set_can_judge_a_map() -> None:
     curves = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "within q queries" in c.proto.spec]
     assert len(curves) == 2  # dice and gridpg against the budget
     assert {"lime", "rise"} <= {trace["name"] for trace in curves[0]["data"]}
+
+
+def test_the_benchmark_read_is_the_victims_own_else_a_partial_run_beside_it(monkeypatch: pytest.MonkeyPatch,
+                                                                            tmp_path: Path) -> None:
+    from rlab_app.state import explanations
+
+    monkeypatch.setattr(explanations, "ROOT", tmp_path)
+    folder = tmp_path / "benchmarks"
+    folder.mkdir()
+    assert explanations.explain_benchmark("tiny") is None
+    (folder / "explain-tiny.json").write_text(json.dumps({"rows": []}))  # a run from before the validity check
+    assert explanations.explain_benchmark("tiny") is None
+    partial = {"rows": [], "validity": {"valid": False, "bound": 0.35, "failures": ["model_free scores dice 0.9"]}}
+    (folder / "explain-tiny-controls.json").write_text(json.dumps(partial))
+    assert explanations.explain_benchmark("tiny") == partial
+    whole = {**partial, "validity": {"valid": True, "bound": 0.35, "failures": []}}
+    (folder / "explain-tiny.json").write_text(json.dumps(whole))
+    assert explanations.explain_benchmark("tiny") == whole

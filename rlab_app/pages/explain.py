@@ -3,6 +3,7 @@ and the controls, scored against ground truth; the randomisation check and the c
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, cast
 
 import streamlit as st
@@ -158,7 +159,7 @@ def show_benchmark(spec: VictimProfile) -> None:
                    f"{spec.name}`).")
         return
     validity = report["validity"]
-    where = f"`benchmarks/explain-{spec.name}.md`, {report['inputs']} test items"
+    where = f"`benchmarks/{Path(report['figure']).with_suffix('.md')}`, {report['inputs']} test items"
     if not validity["valid"]:
         st.warning(f"**This set cannot judge explanations.** On {spec.name}'s test items a map that asks nothing of "
                    f"the model already scores above {validity['bound']}: {'; '.join(validity['failures'])} ({where}). "

@@ -110,7 +110,12 @@ def _randomisation_rows(victim: str, x: torch.Tensor, label: int, methods: tuple
 
 
 def explain_benchmark(victim: str) -> dict | None:
-    """The victim's committed explanation benchmark (``benchmarks/explain-<victim>.json``), if it
-    has one with its validity check; re-read when the file changes."""
-    report = json_report(ROOT / "benchmarks" / f"explain-{victim}.json")
-    return report if isinstance(report, dict) and {"rows", "validity"} <= report.keys() else None
+    """The victim's committed explanation benchmark with its validity check: ``benchmarks/explain-<victim>.json``,
+    else a run of part of its methods beside it (``explain-<victim>-controls.json``, say); re-read when
+    the file changes."""
+    folder = ROOT / "benchmarks"
+    for path in (folder / f"explain-{victim}.json", *sorted(folder.glob(f"explain-{victim}-*.json"))):
+        report = json_report(path)
+        if isinstance(report, dict) and {"rows", "validity"} <= report.keys():
+            return report
+    return None
