@@ -193,17 +193,21 @@ def _correlation(row: dict) -> str:
 
 def markdown(report: dict) -> str:
     check = report["validity"]
-    verdict = ("**Valid set**: every model-free control scores at most {bound} Dice (and GridPG)." if check["valid"] else
-               "**Invalid set**: a map that asks nothing of the model scores too well here ({failures}), so a high "
-               "score on it says nothing about the model.").format(bound=check["bound"],
-                                                                   failures="; ".join(check["failures"]
-                                                                                      + check["missing_controls"]))
+    if check["missing_controls"]:
+        verdict = (f"**Validity not checked by this run**: it leaves out the controls "
+                   f"{', '.join(check['missing_controls'])}; the set's full run says whether it is valid.")
+    elif check["valid"]:
+        verdict = f"**Valid set**: every model-free control scores at most {check['bound']} Dice (and GridPG)."
+    else:
+        verdict = (f"**Invalid set**: a map that asks nothing of the model scores too well here "
+                   f"({'; '.join(check['failures'])}), so a high score on it says nothing about the model.")
+    rl = (f"RL attacks: filters {', '.join(report['rl_filters'])} x {report['rl_seeds']} seeds, budget "
+          f"{report['budget']} queries each, 20% patch cap" if any(r["method"] in ("rl", "rl_hard") for r in report["rows"])
+          else f"no RL attacks; each peer at most {report['budget']} queries")
     lines = [f"# `{report['victim']}`: explanations against ground truth, beside the controls", "", verdict, "",
              (f"{report['inputs']} explanations of correctly classified test items with ground truth (on a mosaic, "
-              "each of its four classes in turn, GridPG the share of positive attribution in that class's cell); "
-              "RL attacks: filters "
-              f"{', '.join(report['rl_filters'])} x {report['rl_seeds']} seeds, budget {report['budget']} queries each, "
-              f"20% patch cap; seed = item index. Made by `{report['command']}` on {report['machine']} in "
+              f"each of its four classes in turn, GridPG the share of positive attribution in that class's cell); {rl}; "
+              f"seed = item index. Made by `{report['command']}` on {report['machine']} in "
               f"{report['seconds'] / 60:.0f} min."), "",
              ("Access: white-box methods read the network's gradients; black-box ones only query it (queries "
               "counted by the victim wrapper); controls ask nothing; `model_free_in_cell` reads the ground truth (a "
