@@ -260,7 +260,7 @@ class Driver:
         await self.visible(page.get_by_text(re.compile(r"^The victim says ")), "waiting for the network's answer")
         await self.enter(page, "Seed", s.seed)
         if s.page == "explain":
-            await self.enter(page, "Query budget of each RL attack", EXPLAIN_BUDGET)
+            await self.enter(page, "Query budget", EXPLAIN_BUDGET)
         self.step = "waiting for the settings' rerun"
         await self.settled(page)
         self.step = "pressing the button"
