@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
+
+from rlab_core.sample import Part, Sample
 
 SPLITS = ("train", "val", "test")
 
@@ -30,3 +33,20 @@ def stratified_split(labels: np.ndarray, fractions: tuple[float, float, float], 
 def check_split(split: str) -> None:
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+
+
+def mosaic_sample(x: np.ndarray, classes: list[int], masks: list[np.ndarray], cells: list[torch.Tensor],
+                  name: str) -> Sample:
+    """A mosaic as a :class:`Sample`: one part per cell (its class, object mask and cell); ``y`` and
+    ``mask`` are the first part's. ``x`` lacks its channel axis."""
+    parts = tuple(Part(label, torch.from_numpy(mask), cell) for label, mask, cell in zip(classes, masks, cells))
+    return Sample(torch.from_numpy(x)[None], classes[0], name, mask=parts[0].mask, parts=parts)
+
+
+def multi_hot_arrays(items: list[tuple[np.ndarray, list[int], list[np.ndarray]]],
+                     n_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mosaic items ``(x, classes, masks)`` as ``(N, 1, *x.shape)`` inputs and ``(N, n_classes)`` multi-hot labels."""
+    targets = torch.zeros(len(items), n_classes)
+    for row, (_, classes, _) in enumerate(items):
+        targets[row, classes] = 1.0
+    return torch.from_numpy(np.stack([x for x, _, _ in items]))[:, None], targets

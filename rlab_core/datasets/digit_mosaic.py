@@ -18,9 +18,9 @@ import cv2
 import numpy as np
 import torch
 
-from rlab_core.datasets.base import SPLITS, check_split
+from rlab_core.datasets.base import SPLITS, check_split, mosaic_sample, multi_hot_arrays
 from rlab_core.datasets.moving_digits import CLASS_NAMES, FRAMES, digits, render_clip, split_indices
-from rlab_core.sample import Part, Sample
+from rlab_core.sample import Sample
 
 SIZE, CELL, DIGIT = 64, 32, 20  # the frame, its four cells, a shrunk digit
 CELLS = 4
@@ -79,15 +79,8 @@ class DigitClipMosaic:
 
     def __getitem__(self, i: int) -> Sample:
         clip, classes, masks = self._item(i)
-        parts = tuple(Part(label, torch.from_numpy(mask), cell_mask(k))
-                      for k, (label, mask) in enumerate(zip(classes, masks)))
-        return Sample(torch.from_numpy(clip)[None], classes[0], f"digit mosaic {self.split} {i}", mask=parts[0].mask,
-                      parts=parts)
+        return mosaic_sample(clip, classes, masks, [cell_mask(k) for k in range(CELLS)], f"digit mosaic {self.split} {i}")
 
     def arrays(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Every clip ``(N, 1, 16, 64, 64)`` and its multi-hot labels ``(N, 10)``."""
-        items = [self._item(i) for i in range(len(self))]
-        targets = torch.zeros(len(items), len(CLASS_NAMES))
-        for row, (_, classes, _) in enumerate(items):
-            targets[row, classes] = 1.0
-        return torch.from_numpy(np.stack([clip for clip, _, _ in items]))[:, None], targets
+        """Every item and its multi-hot labels ``(N, 10)``."""
+        return multi_hot_arrays([self._item(i) for i in range(len(self))], len(CLASS_NAMES))

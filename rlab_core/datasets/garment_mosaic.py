@@ -17,10 +17,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from rlab_core.datasets.base import SPLITS, check_split
+from rlab_core.datasets.base import SPLITS, check_split, mosaic_sample, multi_hot_arrays
 from rlab_core.datasets.fashion_mnist import CLASS_NAMES, FashionMNIST
 from rlab_core.datasets.fashion_on_texture import OBJECT_THRESHOLD, TEXTURES, textures
-from rlab_core.sample import Part, Sample
+from rlab_core.sample import Sample
 
 SIZE, CELL, ITEM = 64, 32, 28  # the mosaic, its four cells, a garment
 CELLS = 4
@@ -84,15 +84,8 @@ class GarmentMosaic:
 
     def __getitem__(self, i: int) -> Sample:
         image, classes, masks = self._item(i)
-        parts = tuple(Part(label, torch.from_numpy(mask), cell_mask(k))
-                      for k, (label, mask) in enumerate(zip(classes, masks)))
-        return Sample(torch.from_numpy(image)[None], classes[0], f"garment mosaic {self.split} {i}", mask=parts[0].mask,
-                      parts=parts)
+        return mosaic_sample(image, classes, masks, [cell_mask(k) for k in range(CELLS)], f"garment mosaic {self.split} {i}")
 
     def arrays(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Every image ``(N, 1, 64, 64)`` and its multi-hot labels ``(N, 10)``."""
-        items = [self._item(i) for i in range(len(self))]
-        targets = torch.zeros(len(items), len(CLASS_NAMES))
-        for row, (_, classes, _) in enumerate(items):
-            targets[row, classes] = 1.0
-        return torch.from_numpy(np.stack([image for image, _, _ in items]))[:, None], targets
+        """Every item and its multi-hot labels ``(N, 10)``."""
+        return multi_hot_arrays([self._item(i) for i in range(len(self))], len(CLASS_NAMES))
