@@ -21,6 +21,8 @@ Writes ``benchmarks/explain-<victim>.json`` (rows, validity, randomisation and p
 Usage: python -m benchmarks.explain --victim image-loc-cnn [--n 200] [--budget 1000] [--workers 2]
                                     [--methods a,b] [--randomisation 20] [--curves 100] [--without-rl]
                                     [--out FILE.json]
+       python -m benchmarks.explain --victim image-grid-cnn --randomisation 12 --randomisation-only
+           (recomputes only the randomisation test of an existing report, on its methods and budget)
 """
 from __future__ import annotations
 
@@ -101,10 +103,14 @@ def explain_one(item: tuple[int, int]) -> dict:
     return {"index": item[0], "truth_area": int(target.truth.sum()), **explanation.summary()}
 
 
+def randomised_methods(methods: tuple[str, ...]) -> list[str]:
+    return [m for m in methods if m != "model_free_in_cell"]  # it reads the ground truth, not the model
+
+
 def randomise_one(item: tuple[int, int]) -> dict:
     victim, sample, target = _job(item)
-    methods = [m for m in _JOB["methods"] if m != "model_free_in_cell"]  # it reads the ground truth, not the model
-    correlations = randomisation_test(victim, sample.x, target.label, methods, budget=_JOB["budget"], seed=item[0],
+    correlations = randomisation_test(victim, sample.x, target.label, randomised_methods(_JOB["methods"]),
+                                      budget=_JOB["budget"], seed=item[0],
                                       agent=_JOB["agent"])
     return {"index": item[0], "label": target.label, "correlations": correlations}
 
@@ -224,7 +230,9 @@ def markdown(report: dict) -> str:
         lines += ["", (f"**Randomisation test** on the first {randomised['inputs']} items: Spearman correlation between "
                        "each method's map on the trained victim and on the same network with every weight "
                        "re-initialised (near 0: the map depends on the weights; the controls are 1 by construction; "
-                       "a constant map has no ranking and is not counted)."), "",
+                       "a constant map has no ranking and is not counted)."
+                       + (f" Rerun apart by `{randomised['command']}` in {randomised['seconds'] / 60:.0f} min."
+                          if "command" in randomised else "")), "",
                   "| method | correlation | items counted |", "|---|---|---|"]
         lines += [f"| {r['method']} | {_correlation(r)} | {r['scored']} |" for r in randomised["rows"]]
     curves = report["curves"]
@@ -287,9 +295,14 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--without-rl", action="store_true",
                         help="no RL attacks: no rl rows and no dice_at_rl_area (where they cost too much to rerun)")
     parser.add_argument("--workers", type=int, default=1, help="processes (results do not depend on it)")
+    parser.add_argument("--randomisation-only", action="store_true",
+                        help="recompute only the randomisation test of the existing report at --out, keep the rest")
     parser.add_argument("--out", type=Path, help="default: benchmarks/explain-<victim>.json")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    out = args.out or OUT / f"explain-{args.victim}.json"
+    if args.randomisation_only:
+        return rerun_randomisation(args, out)
     methods = parse_methods(args.methods) if args.methods else KNOWN
     # The agent serves every item (scoring reads rl_hard's area even when no RL map is asked for).
     try:
@@ -305,7 +318,6 @@ def main(argv: list[str] | None = None) -> Path:
     samples = run_all(explain_one, indices, args.workers, "explanations")
     randomised = run_all(randomise_one, indices[:args.randomisation], args.workers, "randomisation")
     curved = run_all(curve_one, indices[:args.curves], args.workers, "curves") if set(CURVED) & set(methods) else []
-    out = args.out or OUT / f"explain-{args.victim}.json"
     flags = "".join(f" --{k} {v}" for k, v in (("methods", args.methods), ("randomisation", args.randomisation),
                                                  ("curves", args.curves))
                     if v is not None and v != parser.get_default(k)) + (" --without-rl" if args.without_rl else "")
@@ -317,12 +329,38 @@ def main(argv: list[str] | None = None) -> Path:
               "command": f"python -m benchmarks.explain --victim {args.victim} --n {args.n} --budget {args.budget}{flags}",
               "seconds": round(time.time() - started, 1), "figure": out.with_suffix(".png").name, "rows": rows,
               "validity": set_validity(rows),
-              "randomisation": {"inputs": len(randomised),
-                                "rows": randomisation_rows(randomised, [m for m in methods if m != "model_free_in_cell"])
-                                if randomised else [], "samples": randomised},
+              "randomisation": randomisation_block(randomised, methods),
               "curves": {"inputs": len(curved), "budgets": list(CURVE_BUDGETS), "rows": curve_rows(curved),
                          "samples": curved},
               "samples": samples}
+    return write(report, out)
+
+
+def rerun_randomisation(args: argparse.Namespace, out: Path) -> Path:
+    """Replace the randomisation test of the report at ``out`` by a fresh one on its first
+    ``--randomisation`` items, with the report's own methods, budget and agent (for a fix that
+    touches only this test; the items and seeds are those a full run would use)."""
+    report = json.loads(out.read_text())
+    methods = tuple(row["method"] for row in report["rows"])
+    agent = load_agent(args.victim, [Log(print)]) if {"rl", "rl_hard"} & set(methods) else None
+    _JOB.update(victim=args.victim, budget=report["budget"], methods=methods, agent=agent)
+    indices = scored_inputs(args.victim, args.randomisation)
+    started = time.time()
+    randomised = run_all(randomise_one, indices, args.workers, "randomisation")
+    report["randomisation"] = {**randomisation_block(randomised, methods),
+                               "command": (f"python -m benchmarks.explain --victim {args.victim} --randomisation "
+                                           f"{args.randomisation} --randomisation-only"
+                                           + (f" --out {args.out}" if args.out else "")),
+                               "seconds": round(time.time() - started, 1), "run": run_record(seed=0, victim=args.victim)}
+    return write(report, out)
+
+
+def randomisation_block(records: list[dict], methods: tuple[str, ...]) -> dict:
+    rows = randomisation_rows(records, randomised_methods(methods)) if records else []
+    return {"inputs": len(records), "rows": rows, "samples": records}
+
+
+def write(report: dict, out: Path) -> Path:
     out.write_text(json.dumps(report, indent=1) + "\n")
     out.with_suffix(".md").write_text(markdown(report))
     plot(report, out.with_suffix(".png"))

@@ -56,3 +56,20 @@ def test_without_rl_no_agent_runs_and_the_markdown_says_so(tmp_path: Path, monke
     assert report["command"].endswith("--without-rl")
     markdown = out.with_suffix(".md").read_text()
     assert "no RL attacks" in markdown and "Validity not checked by this run" in markdown
+
+
+def test_a_randomisation_only_rerun_replaces_that_test_and_keeps_the_rest(tmp_path: Path) -> None:
+    out = tmp_path / "explain-tiny.json"
+    benchmark.main(["--victim", "image-grid-cnn", "--n", "2", "--budget", "40", "--randomisation", "0", "--curves", "0",
+                    "--methods", "occlusion,model_free,model_free_in_cell", "--without-rl", "--out", str(out)])
+    before = json.loads(out.read_text())
+    assert before["randomisation"]["rows"] == []
+    benchmark.main(["--victim", "image-grid-cnn", "--randomisation", "2", "--randomisation-only", "--out", str(out)])
+    after = json.loads(out.read_text())
+    assert after["rows"] == before["rows"] and after["samples"] == before["samples"]
+    randomised = after["randomisation"]
+    assert [row["method"] for row in randomised["rows"]] == ["occlusion", "model_free"]
+    assert [s["index"] for s in randomised["samples"]] == [s["index"] for s in before["samples"]]
+    assert randomised["rows"][1]["mean"] == pytest.approx(1.0)  # a model-free map ignores the weights
+    assert randomised["command"].endswith("--randomisation-only --out " + str(out))
+    assert "Rerun apart by" in out.with_suffix(".md").read_text()
