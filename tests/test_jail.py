@@ -102,10 +102,10 @@ def test_a_never_ending_graph_is_stopped_at_the_cap_and_the_next_upload_works() 
 
 
 @pytest.mark.parametrize(("side", "message"), [
-    (6_000, r"took longer than 3 s"),  # minutes of CPU in 300 MB
+    (6_000, r"took longer than 3 s"),  # 3.5 TFLOP in 450 MB
     (200_000, r"needed more than 1024 MB of memory|crashed ONNX Runtime"),  # 160 GB
 ])
-def test_a_single_kernel_bomb_is_stopped_within_its_limits(side: int, message: str) -> None:
+def test_a_kernel_bomb_is_stopped_within_its_limits(side: int, message: str) -> None:
     started = time.monotonic()
     with pytest.raises(ModelStopped, match=message):
         load_onnx(hostile.one_huge_kernel(side).SerializeToString(), TEMPLATE, "bomb.onnx", LIMITS)
